@@ -1,0 +1,213 @@
+//! Wiring: checks, listeners, storage, jobs, serving, and the ordered shutdown
+//! (stop accepting, drain requests with a bound, cancel jobs, close the database).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::{self, Config, Loaded, PortProbe};
+use crate::jobs::{Jobs, Schedule};
+use crate::net;
+use crate::store::Db;
+use crate::systemd;
+use crate::telemetry::{logging, metrics::Metrics, retention::Retention};
+use crate::web::{self, AppState};
+
+/// Start-up failed: one line per problem, nothing left half-created.
+#[derive(Debug)]
+pub struct StartError(pub Vec<String>);
+
+impl From<String> for StartError {
+    fn from(line: String) -> Self {
+        Self(vec![line])
+    }
+}
+
+/// Runs the shop until SIGTERM or SIGINT.
+pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
+    let config = Arc::new(loaded.config);
+    let mut problems = config::preflight(&config, PortProbe::Skip);
+    if let Err(e) = logging::filter(&config.log) {
+        problems.push(e);
+    }
+    if !problems.is_empty() {
+        return Err(StartError(problems));
+    }
+    let metrics_token = match config.metrics.token_file.as_os_str().is_empty() {
+        true => None,
+        false => Some(config::read_secret_file(&config.metrics.token_file)?),
+    };
+    let shop_listener = net::bind("shop", &config.shop.listen, config.shop.socket_mode).await?;
+    let metrics_listener =
+        net::bind("metrics", &config.metrics.listen, config.metrics.socket_mode).await?;
+
+    // From here on things are created; undo them if start-up fails.
+    let mut created = CreatedDirs::default();
+    created.ensure(&config.data_dir)?;
+    let log_dir = config.log_dir();
+    created.ensure(&log_dir)?;
+    let _log_guard = logging::init(&config.log, &log_dir)?;
+    let metrics = Metrics::install()?;
+    let db_path = config.db_path();
+    let opened = tokio::task::spawn_blocking(move || Db::open(&db_path))
+        .await
+        .map_err(|e| format!("database: start-up task failed: {e}"))?;
+    let (db, (from, to)) = opened.map_err(|e| e.to_string())?;
+    created.keep();
+    if from != to {
+        tracing::info!(from, to, "database schema migrated");
+    }
+
+    let state = AppState::new(db.clone(), config.clone(), metrics.clone(), metrics_token);
+    let http_stop = CancellationToken::new();
+    let mut servers = JoinSet::new();
+    for (name, bound, router) in [
+        ("shop", shop_listener, web::shop_router(state.clone())),
+        ("metrics", metrics_listener, web::metrics_router(state.clone())),
+    ] {
+        tracing::info!(listener = name, address = %bound.describe(), "listening");
+        let stop = http_stop.clone();
+        servers.spawn(async move { (name, net::serve(bound, router, stop).await) });
+    }
+
+    let jobs = Jobs::new(CancellationToken::new());
+    start_jobs(&jobs, &config, &state);
+    systemd::ready();
+    tracing::info!(
+        version = crate::telemetry::metrics::VERSION,
+        commit = crate::telemetry::metrics::COMMIT,
+        "souk is ready"
+    );
+
+    let reason = tokio::select! {
+        s = shutdown_signal() => s,
+        Some(ended) = servers.join_next() => match ended {
+            Ok((name, Ok(()))) => format!("{name} listener stopped"),
+            Ok((name, Err(e))) => format!("{name} listener failed: {e}"),
+            Err(e) => format!("a listener task failed: {e}"),
+        },
+    };
+    tracing::info!(%reason, "shutting down");
+    systemd::stopping();
+    let grace = Duration::from_secs(config.server.shutdown_grace_secs);
+    http_stop.cancel();
+    let drained = tokio::time::timeout(grace, async {
+        while servers.join_next().await.is_some() {}
+    })
+    .await
+    .is_ok();
+    if !drained {
+        tracing::warn!(grace_secs = grace.as_secs(), "requests still running after the grace period were cut off");
+        servers.shutdown().await;
+    }
+    if !jobs.shutdown(grace).await {
+        tracing::warn!("background jobs still running after the grace period were abandoned");
+    }
+    if let Err(e) = db.close().await {
+        tracing::warn!(error = %e, "database close failed");
+    }
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// The foundation's jobs: log retention, metrics upkeep, readiness gauges, watchdog.
+fn start_jobs(jobs: &Jobs, config: &Arc<Config>, state: &AppState) {
+    let retention = Retention::from_config(config);
+    let run_retention = move || {
+        let r = retention.clone();
+        async move {
+            tokio::task::spawn_blocking(move || r.apply(SystemTime::now()))
+                .await
+                .map_err(|e| e.to_string())?
+                .map(|_| ())
+                .map_err(|e| format!("log retention: {e}"))
+        }
+    };
+    // Retention runs once at start (a restart after a long stop catches up) and then
+    // on its schedule. The schedule was validated by preflight.
+    if let Ok(schedule) = Schedule::parse(&config.log.cleanup_schedule) {
+        jobs.on_schedule("log_retention", schedule, true, run_retention);
+    }
+    let metrics = state.metrics.clone();
+    jobs.every("metrics_upkeep", Duration::from_secs(5), move || {
+        metrics.upkeep();
+        async { Ok(()) }
+    });
+    let (db, data_dir) = (state.db.clone(), config.data_dir.clone());
+    let min_free = config.server.min_free_disk_mb.saturating_mul(1024 * 1024);
+    jobs.every("readiness", Duration::from_secs(15), move || {
+        let (db, data_dir) = (db.clone(), data_dir.clone());
+        async move {
+            crate::health::probe(&db, &data_dir, min_free).await;
+            Ok(())
+        }
+    });
+    if let Some(period) = systemd::watchdog_period() {
+        jobs.every("watchdog", period, || async {
+            systemd::watchdog_ping();
+            Ok(())
+        });
+    }
+}
+
+async fn shutdown_signal() -> String {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        std::future::pending::<()>().await;
+        unreachable!()
+    };
+    tokio::select! {
+        _ = term.recv() => "SIGTERM".to_owned(),
+        _ = int.recv() => "SIGINT".to_owned(),
+    }
+}
+
+/// Directories this start created, removed again if start-up fails.
+#[derive(Default)]
+struct CreatedDirs {
+    dirs: Vec<PathBuf>,
+    keep: bool,
+}
+
+impl CreatedDirs {
+    fn ensure(&mut self, dir: &Path) -> Result<(), String> {
+        if dir.is_dir() {
+            return Ok(());
+        }
+        let mut missing = Vec::new();
+        let mut p = dir.to_path_buf();
+        while !p.as_os_str().is_empty() && !p.exists() {
+            missing.push(p.clone());
+            if !p.pop() {
+                break;
+            }
+        }
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o750)
+            .create(dir)
+            .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        self.dirs.extend(missing);
+        Ok(())
+    }
+
+    fn keep(&mut self) {
+        self.keep = true;
+    }
+}
+
+impl Drop for CreatedDirs {
+    fn drop(&mut self) {
+        if self.keep {
+            return;
+        }
+        // Deepest first; each was empty before this start, so only our own files go.
+        for d in &self.dirs {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
+}

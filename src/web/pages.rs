@@ -1,0 +1,108 @@
+//! The front page, health endpoints, CSP reports and the not-found page.
+
+use askama::Template;
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{Html, IntoResponse, Response};
+
+use super::{AppState, WebError};
+use crate::health;
+
+#[derive(Template)]
+#[template(path = "home.html")]
+struct Home<'a> {
+    shop_name: &'a str,
+}
+
+/// `GET /`.
+pub async fn home(State(state): State<AppState>) -> Result<Html<String>, WebError> {
+    Ok(Html(
+        Home {
+            shop_name: &state.config.shop.name,
+        }
+        .render()?,
+    ))
+}
+
+/// `GET /healthz`: the process is alive and serving.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// `GET /readyz`: 200 when the shop can take orders, 503 with reasons otherwise.
+pub async fn readyz(State(state): State<AppState>) -> Response {
+    let min_free = state.config.server.min_free_disk_mb.saturating_mul(1024 * 1024);
+    let r = health::probe(&state.db, &state.config.data_dir, min_free).await;
+    let checks: serde_json::Map<String, serde_json::Value> = r
+        .checks
+        .iter()
+        .map(|(name, c)| ((*name).to_owned(), serde_json::to_value(c).unwrap_or_default()))
+        .collect();
+    let body = serde_json::json!({
+        "status": if r.ready { "ready" } else { "not_ready" },
+        "checks": checks,
+    });
+    let status = if r.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (status, Json(body)).into_response()
+}
+
+/// Directives a report may name; anything else is counted as "other" so the
+/// label set stays bounded whatever a browser (or a forger) sends.
+const DIRECTIVES: &[&str] = &[
+    "default-src",
+    "style-src",
+    "style-src-elem",
+    "style-src-attr",
+    "img-src",
+    "script-src",
+    "script-src-elem",
+    "script-src-attr",
+    "form-action",
+    "frame-ancestors",
+    "base-uri",
+    "connect-src",
+    "font-src",
+    "media-src",
+    "object-src",
+    "frame-src",
+];
+
+/// `POST /csp-report`: browsers report pages that broke the policy, which points at
+/// a template bug. Counted by directive; nothing about the visitor is kept.
+pub async fn csp_report(body: Bytes) -> Result<StatusCode, WebError> {
+    let directive = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| {
+            let report = v.get("csp-report").or_else(|| v.get(0).and_then(|r| r.get("body")))?;
+            report
+                .get("effective-directive")
+                .or_else(|| report.get("violated-directive"))
+                .or_else(|| report.get("effectiveDirective"))
+                .and_then(|d| d.as_str())
+                .map(|d| d.split_whitespace().next().unwrap_or("").to_owned())
+        });
+    let Some(directive) = directive else {
+        return Err(WebError::BadRequest(
+            "This address only accepts Content-Security-Policy violation reports.".to_owned(),
+        ));
+    };
+    let label = DIRECTIVES
+        .iter()
+        .find(|d| **d == directive)
+        .copied()
+        .unwrap_or("other");
+    metrics::counter!("souk_csp_reports_total", "directive" => label).increment(1);
+    tracing::info!(directive = label, "content security policy violation reported");
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Fallback for every unknown path.
+pub async fn not_found() -> WebError {
+    WebError::NotFound
+}
