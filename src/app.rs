@@ -29,7 +29,7 @@ impl From<String> for StartError {
 /// Runs the shop until SIGTERM or SIGINT.
 pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
     let config = Arc::new(loaded.config);
-    let mut problems = config::preflight(&config, PortProbe::Skip);
+    let mut problems = config::preflight(&config, PortProbe::Skip).problems;
     if let Err(e) = logging::filter(&config.log) {
         problems.push(e);
     }
@@ -41,8 +41,12 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
         false => Some(config::read_secret_file(&config.metrics.token_file)?),
     };
     let shop_listener = net::bind("shop", &config.shop.listen, config.shop.socket_mode).await?;
-    let metrics_listener =
-        net::bind("metrics", &config.metrics.listen, config.metrics.socket_mode).await?;
+    let metrics_listener = net::bind(
+        "metrics",
+        &config.metrics.listen,
+        config.metrics.socket_mode,
+    )
+    .await?;
 
     // From here on things are created; undo them if start-up fails.
     let mut created = CreatedDirs::default();
@@ -66,7 +70,11 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
     let mut servers = JoinSet::new();
     for (name, bound, router) in [
         ("shop", shop_listener, web::shop_router(state.clone())),
-        ("metrics", metrics_listener, web::metrics_router(state.clone())),
+        (
+            "metrics",
+            metrics_listener,
+            web::metrics_router(state.clone()),
+        ),
     ] {
         tracing::info!(listener = name, address = %bound.describe(), "listening");
         let stop = http_stop.clone();
@@ -100,7 +108,10 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
     .await
     .is_ok();
     if !drained {
-        tracing::warn!(grace_secs = grace.as_secs(), "requests still running after the grace period were cut off");
+        tracing::warn!(
+            grace_secs = grace.as_secs(),
+            "requests still running after the grace period were cut off"
+        );
         servers.shutdown().await;
     }
     if !jobs.shutdown(grace).await {
@@ -155,7 +166,10 @@ fn start_jobs(jobs: &Jobs, config: &Arc<Config>, state: &AppState) {
 
 async fn shutdown_signal() -> String {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
         std::future::pending::<()>().await;
         unreachable!()
     };

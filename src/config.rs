@@ -11,7 +11,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
-pub use check::{PortProbe, preflight};
+pub use check::{PortProbe, Preflight, preflight};
 pub use listen::{ListenAddr, SocketMode};
 
 /// Where `serve` looks for its config when `--config` is not given.
@@ -252,7 +252,9 @@ fn describe(err: &figment::Error) -> String {
     let origin = match &err.metadata {
         Some(md) => match &md.source {
             Some(figment::Source::File(p)) => format!("in {}", p.display()),
-            _ if md.name.contains("environment") => "in the SOUK_* environment variables".to_owned(),
+            _ if md.name.contains("environment") => {
+                "in the SOUK_* environment variables".to_owned()
+            }
             _ => format!("in {}", md.name),
         },
         None => String::new(),
@@ -262,14 +264,32 @@ fn describe(err: &figment::Error) -> String {
         Kind::UnknownField(field, _) => {
             // figment's path already ends with the unknown field.
             let full = key.unwrap_or_else(|| field.clone());
-            format!("unknown key `{full}` {origin}: remove it or fix its spelling (souk default-config lists every key)")
+            format!(
+                "unknown key `{full}` {origin}: remove it or fix its spelling (souk default-config lists every key)"
+            )
         }
         Kind::Message(msg) => match &err.metadata {
+            Some(_) if msg.contains('\n') => format!("{}{origin}: {}", at(&key), one_line(msg)),
             Some(_) => format!("{}{origin}: {msg}", at(&key)),
             None => format!("config: {msg}"),
         },
         other => format!("{}{origin}: {other}", at(&key)),
     }
+}
+
+/// Folds a multi-line parser message (with its source excerpt) into one line.
+fn one_line(msg: &str) -> String {
+    msg.lines()
+        .map(str::trim)
+        .filter(|l| {
+            !l.is_empty()
+                && !l.starts_with('|')
+                && !l.split('|').next().is_some_and(|n| {
+                    !n.trim().is_empty() && n.trim().chars().all(|c| c.is_ascii_digit())
+                })
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
 }
 
 /// Reads a secret from a file, refusing files that others may read.
@@ -349,7 +369,10 @@ mod tests {
             )
             .unwrap();
             assert_eq!(c.data_dir, PathBuf::from("/srv/a"));
-            assert_eq!(c.shop.listen, ListenAddr::Unix(PathBuf::from("/run/x.sock")));
+            assert_eq!(
+                c.shop.listen,
+                ListenAddr::Unix(PathBuf::from("/run/x.sock"))
+            );
             assert_eq!(c.log.keep_files, 3);
             assert_eq!(c.metrics, MetricsConfig::default());
             let flagged = load(&Overrides {

@@ -17,7 +17,12 @@ pub async fn check(config: &Config) -> Result<(), String> {
     let target = config.shop.listen.clone();
     tokio::time::timeout(TIMEOUT, ask(&target))
         .await
-        .map_err(|_| format!("shop listener {target} did not answer within {} s", TIMEOUT.as_secs()))?
+        .map_err(|_| {
+            format!(
+                "shop listener {target} did not answer within {} s",
+                TIMEOUT.as_secs()
+            )
+        })?
 }
 
 async fn ask(target: &ListenAddr) -> Result<(), String> {
@@ -31,15 +36,15 @@ async fn ask(target: &ListenAddr) -> Result<(), String> {
                     std::net::SocketAddr::V6(_) => std::net::Ipv6Addr::LOCALHOST.into(),
                 });
             }
-            let stream = tokio::net::TcpStream::connect(addr)
-                .await
-                .map_err(|e| format!("cannot connect to shop listener {target}: {e} (is souk running?)"))?;
+            let stream = tokio::net::TcpStream::connect(addr).await.map_err(|e| {
+                format!("cannot connect to shop listener {target}: {e} (is souk running?)")
+            })?;
             get_healthz(stream, target).await
         }
         ListenAddr::Unix(path) => {
-            let stream = tokio::net::UnixStream::connect(path)
-                .await
-                .map_err(|e| format!("cannot connect to shop listener {target}: {e} (is souk running?)"))?;
+            let stream = tokio::net::UnixStream::connect(path).await.map_err(|e| {
+                format!("cannot connect to shop listener {target}: {e} (is souk running?)")
+            })?;
             get_healthz(stream, target).await
         }
     }
@@ -71,6 +76,8 @@ where
     if status == hyper::StatusCode::OK && body.as_ref() == b"ok" {
         Ok(())
     } else {
-        Err(format!("shop listener {target}: /healthz answered {status}"))
+        Err(format!(
+            "shop listener {target}: /healthz answered {status}"
+        ))
     }
 }

@@ -23,7 +23,12 @@ use jobs::Schedule;
 use telemetry::metrics::{COMMIT, VERSION};
 
 /// `souk --version` prints the version and the git commit.
-const LONG_VERSION: &str = concat!(env!("CARGO_PKG_VERSION"), " (commit ", env!("BUILD_GIT_COMMIT"), ")");
+const LONG_VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("BUILD_GIT_COMMIT"),
+    ")"
+);
 
 #[derive(Parser)]
 #[command(
@@ -77,11 +82,9 @@ fn main() -> ExitCode {
             Ok(())
         }
         Command::CheckConfig(args) => check_config(&args),
-        Command::Serve(args) => args.load().and_then(|loaded| {
-            runtime()?
-                .block_on(app::serve(loaded))
-                .map_err(|e| e.0)
-        }),
+        Command::Serve(args) => args
+            .load()
+            .and_then(|loaded| runtime()?.block_on(app::serve(loaded)).map_err(|e| e.0)),
         Command::Healthcheck(args) => args.load().and_then(|loaded| {
             runtime()?
                 .block_on(healthcheck::check(&loaded.config))
@@ -109,7 +112,10 @@ fn runtime() -> Result<tokio::runtime::Runtime, Vec<String>> {
 fn check_config(args: &ConfigArgs) -> Result<(), Vec<String>> {
     let loaded = args.load()?;
     let c = &loaded.config;
-    let mut problems = config::preflight(c, PortProbe::Bind);
+    let config::Preflight {
+        mut problems,
+        notes,
+    } = config::preflight(c, PortProbe::Bind);
     if let Err(e) = telemetry::logging::filter(&c.log) {
         problems.push(e);
     }
@@ -125,13 +131,18 @@ fn check_config(args: &ConfigArgs) -> Result<(), Vec<String>> {
     println!("  config file       {source}");
     println!("  data dir          {}", c.data_dir.display());
     let schema = match store::Db::inspect(&c.db_path()) {
-        Ok(None) => format!("will be created at schema version {}", store::migrate::latest_version()),
+        Ok(None) => format!(
+            "will be created at schema version {}",
+            store::migrate::latest_version()
+        ),
         Ok(Some(v)) if v > store::migrate::latest_version() => {
-            return Err(vec![store::StoreError::TooNew {
-                found: v,
-                known: store::migrate::latest_version(),
-            }
-            .to_string()]);
+            return Err(vec![
+                store::StoreError::TooNew {
+                    found: v,
+                    known: store::migrate::latest_version(),
+                }
+                .to_string(),
+            ]);
         }
         Ok(Some(v)) if v < store::migrate::latest_version() => format!(
             "schema version {v}, will be migrated to {}",
@@ -189,6 +200,9 @@ fn check_config(args: &ConfigArgs) -> Result<(), Vec<String>> {
         schedule.normalized,
         next.join(", ")
     );
+    for note in notes {
+        println!("  note: {note}");
+    }
     Ok(())
 }
 

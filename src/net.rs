@@ -56,7 +56,10 @@ pub async fn bind(name: &str, addr: &ListenAddr, mode: SocketMode) -> Result<Bou
             let listener = UnixListener::bind(path).map_err(|e| bind_error(name, addr, &e))?;
             let file = SocketFile(path.clone());
             set_mode(path, mode).map_err(|e| {
-                format!("{name}.listen {addr}: cannot set the socket mode {:o}: {e}", mode.0)
+                format!(
+                    "{name}.listen {addr}: cannot set the socket mode {:o}: {e}",
+                    mode.0
+                )
             })?;
             Ok(Bound::Unix(listener, file))
         }

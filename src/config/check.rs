@@ -23,8 +23,19 @@ pub enum PortProbe {
     Skip,
 }
 
+/// Result of [`preflight`].
+#[derive(Debug, Default)]
+pub struct Preflight {
+    /// What stops `serve`.
+    pub problems: Vec<Problem>,
+    /// Facts worth showing that are not problems (e.g. a listener held by the
+    /// running souk itself).
+    pub notes: Vec<String>,
+}
+
 /// Checks everything `serve` needs before it creates anything.
-pub fn preflight(config: &Config, probe: PortProbe) -> Vec<Problem> {
+pub fn preflight(config: &Config, probe: PortProbe) -> Preflight {
+    let mut notes = Vec::new();
     let mut problems = Vec::new();
     let mut check = |r: Result<(), String>| {
         if let Err(p) = r {
@@ -48,15 +59,30 @@ pub fn preflight(config: &Config, probe: PortProbe) -> Vec<Problem> {
             config.shop.listen
         )));
     }
-    for (name, addr) in [("shop", &config.shop.listen), ("metrics", &config.metrics.listen)] {
-        check(listener_usable(name, addr, probe));
+    for (name, addr) in [
+        ("shop", &config.shop.listen),
+        ("metrics", &config.metrics.listen),
+    ] {
+        match listener_usable(name, addr, probe) {
+            Ok(Some(note)) => notes.push(note),
+            Ok(None) => {}
+            Err(p) => check(Err(p)),
+        }
     }
-    check(Schedule::parse(&config.log.cleanup_schedule).map(|_| ()).map_err(|e| {
-        format!("log.cleanup_schedule: {e}")
-    }));
+    check(
+        Schedule::parse(&config.log.cleanup_schedule)
+            .map(|_| ())
+            .map_err(|e| format!("log.cleanup_schedule: {e}")),
+    );
     for (key, value) in [
-        ("server.shutdown_grace_secs", config.server.shutdown_grace_secs),
-        ("shop.request_timeout_secs", config.shop.request_timeout_secs),
+        (
+            "server.shutdown_grace_secs",
+            config.server.shutdown_grace_secs,
+        ),
+        (
+            "shop.request_timeout_secs",
+            config.shop.request_timeout_secs,
+        ),
         ("shop.body_limit_bytes", config.shop.body_limit_bytes as u64),
         ("log.keep_files", config.log.keep_files as u64),
         ("log.max_total_mb", config.log.max_total_mb),
@@ -66,7 +92,7 @@ pub fn preflight(config: &Config, probe: PortProbe) -> Vec<Problem> {
             check(Err(format!("{key} is 0: it must be at least 1")));
         }
     }
-    problems
+    Preflight { problems, notes }
 }
 
 /// A directory souk must write to: it exists and is writable, or it can be created.
@@ -124,17 +150,40 @@ fn probe_write(dir: &Path) -> std::io::Result<()> {
     std::fs::remove_file(&probe)
 }
 
-fn listener_usable(name: &str, addr: &ListenAddr, probe: PortProbe) -> Result<(), String> {
+/// Ok(Some(note)) when the address is taken by a running souk (check-config on a
+/// live server), Ok(None) when it is free.
+fn listener_usable(
+    name: &str,
+    addr: &ListenAddr,
+    probe: PortProbe,
+) -> Result<Option<String>, String> {
+    let running_souk = || {
+        (probe == PortProbe::Bind && answers_as_souk(addr)).then(|| {
+            format!(
+                "{name}.listen {addr} is in use by a running souk (restart it to apply changes)"
+            )
+        })
+    };
     match addr {
         ListenAddr::Tcp(sock) => {
-            if probe == PortProbe::Bind {
-                TcpListener::bind(sock).map_err(|e| bind_error(name, addr, &e))?;
+            if probe == PortProbe::Bind
+                && let Err(e) = TcpListener::bind(sock)
+            {
+                return running_souk()
+                    .map(Some)
+                    .ok_or_else(|| bind_error(name, addr, &e));
             }
-            Ok(())
+            Ok(None)
         }
         ListenAddr::Unix(path) => {
             let parent = path.parent().unwrap_or(Path::new("/"));
             if !parent.is_dir() {
+                if probe == PortProbe::Bind && parent.starts_with("/run") {
+                    return Ok(Some(format!(
+                        "{name}.listen {addr}: {} does not exist yet; systemd creates it when souk starts (RuntimeDirectory=souk)",
+                        parent.display()
+                    )));
+                }
                 return Err(format!(
                     "{name}.listen {addr}: directory {} does not exist: create it (systemd: RuntimeDirectory=souk)",
                     parent.display()
@@ -146,9 +195,36 @@ fn listener_usable(name: &str, addr: &ListenAddr, probe: PortProbe) -> Result<()
                     parent.display()
                 )
             })?;
-            unix_socket_state(name, addr, path).map(|_| ())
+            match unix_socket_state(name, addr, path) {
+                Ok(_) => Ok(None),
+                Err(e) => running_souk().map(Some).ok_or(e),
+            }
         }
     }
+}
+
+/// Whether a souk answers `/healthz` at `addr` (both listeners serve it).
+fn answers_as_souk(addr: &ListenAddr) -> bool {
+    use std::io::{Read, Write};
+    const ASK: &[u8] = b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+    let timeout = std::time::Duration::from_secs(2);
+    let mut answer = Vec::new();
+    let done = match addr {
+        ListenAddr::Tcp(sock) => {
+            std::net::TcpStream::connect_timeout(sock, timeout).and_then(|mut s| {
+                s.set_read_timeout(Some(timeout))?;
+                s.write_all(ASK)?;
+                s.take(4096).read_to_end(&mut answer)
+            })
+        }
+        ListenAddr::Unix(path) => UnixStream::connect(path).and_then(|mut s| {
+            s.set_read_timeout(Some(timeout))?;
+            s.write_all(ASK)?;
+            s.take(4096).read_to_end(&mut answer)
+        }),
+    };
+    let text = String::from_utf8_lossy(&answer);
+    done.is_ok() && text.starts_with("HTTP/1.1 200") && text.ends_with("\r\n\r\nok")
 }
 
 /// What lies at a unix socket path before souk binds it.
@@ -164,7 +240,9 @@ pub enum SocketPath {
 pub fn unix_socket_state(name: &str, addr: &ListenAddr, path: &Path) -> Result<SocketPath, String> {
     match std::fs::symlink_metadata(path) {
         Err(e) if e.kind() == ErrorKind::NotFound => Ok(SocketPath::Free),
-        Err(e) => Err(format!("{name}.listen {addr}: cannot inspect the path: {e}")),
+        Err(e) => Err(format!(
+            "{name}.listen {addr}: cannot inspect the path: {e}"
+        )),
         Ok(meta) if !meta.file_type().is_socket() => Err(format!(
             "{name}.listen {addr}: the path exists and is not a socket: move that file away or choose another path"
         )),

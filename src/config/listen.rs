@@ -95,7 +95,10 @@ mod tests {
             "127.0.0.1:8080".parse::<ListenAddr>().unwrap(),
             ListenAddr::Tcp(([127, 0, 0, 1], 8080).into())
         );
-        assert!(matches!("[::1]:1".parse::<ListenAddr>(), Ok(ListenAddr::Tcp(_))));
+        assert!(matches!(
+            "[::1]:1".parse::<ListenAddr>(),
+            Ok(ListenAddr::Tcp(_))
+        ));
         assert_eq!(
             "unix:/run/souk/shop.sock".parse::<ListenAddr>().unwrap(),
             ListenAddr::Unix("/run/souk/shop.sock".into())
@@ -107,7 +110,10 @@ mod tests {
 
     #[test]
     fn socket_mode_is_octal() {
-        assert_eq!(SocketMode::try_from("0660".to_owned()).unwrap(), SocketMode(0o660));
+        assert_eq!(
+            SocketMode::try_from("0660".to_owned()).unwrap(),
+            SocketMode(0o660)
+        );
         assert!(SocketMode::try_from("0999".to_owned()).is_err());
         assert!(SocketMode::try_from("7777".to_owned()).is_err());
         assert_eq!(String::from(SocketMode(0o600)), "0600");

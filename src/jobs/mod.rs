@@ -59,8 +59,7 @@ impl Jobs {
         schedule: Schedule,
         run_at_start: bool,
         step: F,
-    )
-    where
+    ) where
         F: Fn() -> Fut + Send + 'static,
         Fut: Future<Output = StepResult> + Send + 'static,
     {
@@ -89,7 +88,9 @@ impl Jobs {
     pub async fn shutdown(self, grace: Duration) -> bool {
         self.token.cancel();
         self.tracker.close();
-        tokio::time::timeout(grace, self.tracker.wait()).await.is_ok()
+        tokio::time::timeout(grace, self.tracker.wait())
+            .await
+            .is_ok()
     }
 }
 
@@ -132,7 +133,11 @@ mod tests {
             }
         });
         tokio::time::sleep(Duration::from_secs(150)).await;
-        assert_eq!(runs.load(Ordering::SeqCst), 3, "runs at 0 s, 60 s and 120 s");
+        assert_eq!(
+            runs.load(Ordering::SeqCst),
+            3,
+            "runs at 0 s, 60 s and 120 s"
+        );
         assert!(jobs.shutdown(Duration::from_secs(1)).await);
         let after = runs.load(Ordering::SeqCst);
         tokio::time::sleep(Duration::from_secs(600)).await;

@@ -32,7 +32,10 @@ impl Schedule {
                 let dow = crontab_dow_to_cron(fields[4])
                     .map_err(|e| format!("\"{expr}\": day-of-week field: {e}"))?;
                 (
-                    format!("0 {} {} {} {} {}", fields[0], fields[1], fields[2], fields[3], dow),
+                    format!(
+                        "0 {} {} {} {} {}",
+                        fields[0], fields[1], fields[2], fields[3], dow
+                    ),
                     "5-field crontab line",
                 )
             }
@@ -44,8 +47,9 @@ impl Schedule {
                 ));
             }
         };
-        let inner = cron::Schedule::from_str(&normalized)
-            .map_err(|e| format!("\"{expr}\" is not a valid schedule ({e}): write e.g. \"17 3 * * *\""))?;
+        let inner = cron::Schedule::from_str(&normalized).map_err(|e| {
+            format!("\"{expr}\" is not a valid schedule ({e}): write e.g. \"17 3 * * *\"")
+        })?;
         if inner.upcoming(Utc).next().is_none() {
             return Err(format!("\"{expr}\" never fires: check the date fields"));
         }
@@ -95,8 +99,10 @@ fn crontab_dow_to_cron(field: &str) -> Result<String, String> {
             None => out.push(format!("{}{suffix}", shift(range)?)),
             Some((a, b)) => {
                 let (a_raw, b_raw): (u32, u32) = (
-                    a.parse().map_err(|_| format!("\"{part}\" is not a weekday range"))?,
-                    b.parse().map_err(|_| format!("\"{part}\" is not a weekday range"))?,
+                    a.parse()
+                        .map_err(|_| format!("\"{part}\" is not a weekday range"))?,
+                    b.parse()
+                        .map_err(|_| format!("\"{part}\" is not a weekday range"))?,
                 );
                 if a_raw > b_raw || b_raw > 7 {
                     return Err(format!("\"{part}\" is not a weekday range (0-7, low-high)"));
@@ -146,7 +152,9 @@ mod tests {
     fn six_fields_are_taken_as_is() {
         let s = Schedule::parse("30 0 4 * * *").unwrap();
         assert_eq!(s.form, "6-field line with seconds");
-        let n = s.next_after(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap()).unwrap();
+        let n = s
+            .next_after(Utc.with_ymd_and_hms(2026, 1, 1, 0, 0, 0).unwrap())
+            .unwrap();
         assert_eq!((n.hour(), n.minute(), n.second()), (4, 0, 30));
     }
 
@@ -161,14 +169,31 @@ mod tests {
         assert_eq!(next("0 3 * * 1-5", t0).weekday(), Weekday::Fri);
         assert_eq!(next("0 3 * * MON", t0).weekday(), Weekday::Mon);
         let fri_to_sun = Schedule::parse("0 3 * * 5-7").unwrap();
-        let days: Vec<Weekday> = fri_to_sun.inner.after(&t0).take(3).map(|d| d.weekday()).collect();
+        let days: Vec<Weekday> = fri_to_sun
+            .inner
+            .after(&t0)
+            .take(3)
+            .map(|d| d.weekday())
+            .collect();
         assert_eq!(days, vec![Weekday::Fri, Weekday::Sat, Weekday::Sun]);
     }
 
     #[test]
     fn bad_lines_say_what_to_write() {
-        assert!(Schedule::parse("* * *").unwrap_err().contains("has 3 fields"));
-        assert!(Schedule::parse("61 * * * *").unwrap_err().contains("not a valid schedule"));
-        assert!(Schedule::parse("0 3 * * 9").unwrap_err().contains("not a weekday"));
+        assert!(
+            Schedule::parse("* * *")
+                .unwrap_err()
+                .contains("has 3 fields")
+        );
+        assert!(
+            Schedule::parse("61 * * * *")
+                .unwrap_err()
+                .contains("not a valid schedule")
+        );
+        assert!(
+            Schedule::parse("0 3 * * 9")
+                .unwrap_err()
+                .contains("not a weekday")
+        );
     }
 }

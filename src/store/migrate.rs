@@ -68,7 +68,10 @@ mod tests {
     fn applies_to_latest_and_is_idempotent() {
         let mut conn = Connection::open_in_memory().unwrap();
         assert_eq!(apply(&mut conn).unwrap(), (0, latest_version()));
-        assert_eq!(apply(&mut conn).unwrap(), (latest_version(), latest_version()));
+        assert_eq!(
+            apply(&mut conn).unwrap(),
+            (latest_version(), latest_version())
+        );
     }
 
     #[test]
@@ -89,8 +92,15 @@ mod tests {
         ];
         let mut conn = Connection::open_in_memory().unwrap();
         let err = apply_list(&mut conn, LIST).unwrap_err();
-        assert!(matches!(err, StoreError::Migration { version: 2, .. }), "{err}");
-        assert_eq!(current_version(&conn).unwrap(), 1, "stays at the last good version");
+        assert!(
+            matches!(err, StoreError::Migration { version: 2, .. }),
+            "{err}"
+        );
+        assert_eq!(
+            current_version(&conn).unwrap(),
+            1,
+            "stays at the last good version"
+        );
         let b_exists: i64 = conn
             .query_row(
                 "SELECT count(*) FROM sqlite_master WHERE name = 'b'",
@@ -99,7 +109,9 @@ mod tests {
             )
             .unwrap();
         assert_eq!(b_exists, 0, "half of migration 2 was rolled back");
-        let rows: i64 = conn.query_row("SELECT count(*) FROM a", [], |r| r.get(0)).unwrap();
+        let rows: i64 = conn
+            .query_row("SELECT count(*) FROM a", [], |r| r.get(0))
+            .unwrap();
         assert_eq!(rows, 0);
     }
 }

@@ -83,6 +83,15 @@ impl Db {
                 .map_err(|e| open_err(&e))?;
         }
         let mut writer = Connection::open(path).map_err(|e| open_err(&e))?;
+        // Refuse a newer schema before touching anything: even switching the
+        // journal mode rewrites the file header.
+        let found = migrate::current_version(&writer)?;
+        if found > migrate::latest_version() {
+            return Err(StoreError::TooNew {
+                found,
+                known: migrate::latest_version(),
+            });
+        }
         configure(&writer, false)?;
         let versions = migrate::apply(&mut writer)?;
         let readers = (0..READERS)
@@ -122,7 +131,9 @@ impl Db {
             .map_err(|e| StoreError::Task(e.to_string()))?;
         let inner = self.inner.clone();
         tokio::task::spawn_blocking(move || {
-            let conn = lock(&inner.readers).pop().expect("a permit guarantees a reader");
+            let conn = lock(&inner.readers)
+                .pop()
+                .expect("a permit guarantees a reader");
             let result = f(&conn);
             lock(&inner.readers).push(conn);
             result
@@ -252,6 +263,9 @@ mod tests {
         other.execute_batch("ROLLBACK").unwrap();
         assert_eq!(db.check_ready().await, Ok(()));
         std::fs::remove_file(&path).unwrap();
-        assert_eq!(db.check_ready().await.unwrap_err(), "database file is missing");
+        assert_eq!(
+            db.check_ready().await.unwrap_err(),
+            "database file is missing"
+        );
     }
 }

@@ -32,7 +32,10 @@ impl Metrics {
                 HTTP_BUCKETS,
             )
             .and_then(|b| {
-                b.set_buckets_for_metric(Matcher::Full("souk_job_duration_seconds".into()), JOB_BUCKETS)
+                b.set_buckets_for_metric(
+                    Matcher::Full("souk_job_duration_seconds".into()),
+                    JOB_BUCKETS,
+                )
             })
             .map_err(|e| format!("metrics: {e}"))?
             .install_recorder()
@@ -60,7 +63,10 @@ impl Metrics {
 }
 
 fn describe_all() {
-    describe_gauge!("souk_build_info", "Version and git commit of the running souk; always 1.");
+    describe_gauge!(
+        "souk_build_info",
+        "Version and git commit of the running souk; always 1."
+    );
     describe_counter!(
         "souk_http_requests_total",
         "HTTP requests answered, by method, route template and status code."
@@ -70,12 +76,18 @@ fn describe_all() {
         Unit::Seconds,
         "Time from request to response head, by method and route template."
     );
-    describe_gauge!("souk_http_requests_in_flight", "HTTP requests being handled now.");
+    describe_gauge!(
+        "souk_http_requests_in_flight",
+        "HTTP requests being handled now."
+    );
     describe_counter!(
         "souk_csp_reports_total",
         "Content-Security-Policy violation reports received from browsers, by directive."
     );
-    describe_counter!("souk_job_runs_total", "Background job steps run, by job and result.");
+    describe_counter!(
+        "souk_job_runs_total",
+        "Background job steps run, by job and result."
+    );
     describe_histogram!(
         "souk_job_duration_seconds",
         Unit::Seconds,
@@ -87,7 +99,11 @@ fn describe_all() {
         "Unix time of each job's last successful step."
     );
     describe_gauge!("souk_log_files", "Rotated log files in the log dir.");
-    describe_gauge!("souk_log_dir_bytes", Unit::Bytes, "Bytes of log files in the log dir.");
+    describe_gauge!(
+        "souk_log_dir_bytes",
+        Unit::Bytes,
+        "Bytes of log files in the log dir."
+    );
     describe_counter!(
         "souk_log_files_deleted_total",
         "Log files deleted by retention (count, size or age)."

@@ -127,9 +127,13 @@ fn is_own_log_name(name: &str) -> bool {
     };
     let shape_ok = |s: &str, pattern: &str| {
         s.len() == pattern.len()
-            && s.bytes()
-                .zip(pattern.bytes())
-                .all(|(c, p)| if p == b'9' { c.is_ascii_digit() } else { c == p })
+            && s.bytes().zip(pattern.bytes()).all(|(c, p)| {
+                if p == b'9' {
+                    c.is_ascii_digit()
+                } else {
+                    c == p
+                }
+            })
     };
     shape_ok(middle, "9999-99-99") || shape_ok(middle, "9999-99-99-99")
 }
@@ -186,9 +190,12 @@ mod tests {
             write(t.path(), &format!("souk.2026-11-0{d}.log"), 10, 0);
         }
         write(t.path(), "notes.txt", 10, 400);
-        let pass = Retention { keep_files: 2, ..limits(t.path()) }
-            .apply(SystemTime::now())
-            .unwrap();
+        let pass = Retention {
+            keep_files: 2,
+            ..limits(t.path())
+        }
+        .apply(SystemTime::now())
+        .unwrap();
         assert_eq!(pass.deleted.len(), 3);
         assert_eq!(
             names(t.path()),
@@ -202,9 +209,12 @@ mod tests {
         for h in 10..14 {
             write(t.path(), &format!("souk.2026-11-25-{h}.log"), 1000, 0);
         }
-        let pass = Retention { max_total_bytes: 2500, ..limits(t.path()) }
-            .apply(SystemTime::now())
-            .unwrap();
+        let pass = Retention {
+            max_total_bytes: 2500,
+            ..limits(t.path())
+        }
+        .apply(SystemTime::now())
+        .unwrap();
         assert_eq!(pass.kept_bytes, 2000);
         assert_eq!(
             names(t.path()),
@@ -219,14 +229,30 @@ mod tests {
         write(t.path(), "souk.2026-10-02.log", 10, 39);
         write(t.path(), "souk.2026-11-20.log", 10, 5);
         write(t.path(), "souk.2026-11-25.log", 10, 31);
-        let pass = Retention { max_age: Duration::from_secs(30 * 86_400), ..limits(t.path()) }
-            .apply(SystemTime::now())
-            .unwrap();
-        assert_eq!(pass.deleted, vec!["souk.2026-10-01.log", "souk.2026-10-02.log"]);
-        assert_eq!(names(t.path()), vec!["souk.2026-11-20.log", "souk.2026-11-25.log"]);
-        let one = Retention { keep_files: 1, max_total_bytes: 1, ..limits(t.path()) }
-            .apply(SystemTime::now())
-            .unwrap();
-        assert_eq!(one.kept, 1, "the newest file stays even over the size limit");
+        let pass = Retention {
+            max_age: Duration::from_secs(30 * 86_400),
+            ..limits(t.path())
+        }
+        .apply(SystemTime::now())
+        .unwrap();
+        assert_eq!(
+            pass.deleted,
+            vec!["souk.2026-10-01.log", "souk.2026-10-02.log"]
+        );
+        assert_eq!(
+            names(t.path()),
+            vec!["souk.2026-11-20.log", "souk.2026-11-25.log"]
+        );
+        let one = Retention {
+            keep_files: 1,
+            max_total_bytes: 1,
+            ..limits(t.path())
+        }
+        .apply(SystemTime::now())
+        .unwrap();
+        assert_eq!(
+            one.kept, 1,
+            "the newest file stays even over the size limit"
+        );
     }
 }

@@ -59,25 +59,63 @@ struct ErrorPage<'a> {
 /// Title and default explanation for an error status.
 fn wording(status: StatusCode) -> (&'static str, &'static str) {
     match status.as_u16() {
-        400 => ("That request could not be read", "Something in the request was malformed. Go back, check what you entered and try again."),
+        400 => (
+            "That request could not be read",
+            "Something in the request was malformed. Go back, check what you entered and try again.",
+        ),
         401 => ("Sign-in needed", "This page needs credentials."),
         403 => ("Not allowed", "You do not have permission to do that."),
-        404 => ("Page not found", "There is nothing at this address. It may have been removed, or the link is wrong."),
-        405 => ("Not possible here", "This address does not accept that kind of request."),
-        408 => ("That took too long", "The request did not finish in time. Please try again."),
-        409 => ("Changed in the meantime", "Someone changed this at the same time. Reload the page and try again."),
-        413 => ("Too large", "What you sent is larger than this shop accepts. Send something smaller."),
-        415 => ("Unsupported format", "The request was sent in a format this page does not accept."),
-        422 => ("Please check your input", "Some of what you entered is not valid."),
-        429 => ("Slow down", "Too many attempts. Wait a moment and try again."),
-        503 => ("Temporarily unavailable", "The shop cannot do this right now. Nothing was lost; please try again in a few minutes."),
-        _ if status.is_server_error() => ("Something went wrong", "The shop could not finish this request. Nothing you entered was lost; please try again. If it keeps happening, tell the operator the reference below."),
+        404 => (
+            "Page not found",
+            "There is nothing at this address. It may have been removed, or the link is wrong.",
+        ),
+        405 => (
+            "Not possible here",
+            "This address does not accept that kind of request.",
+        ),
+        408 => (
+            "That took too long",
+            "The request did not finish in time. Please try again.",
+        ),
+        409 => (
+            "Changed in the meantime",
+            "Someone changed this at the same time. Reload the page and try again.",
+        ),
+        413 => (
+            "Too large",
+            "What you sent is larger than this shop accepts. Send something smaller.",
+        ),
+        415 => (
+            "Unsupported format",
+            "The request was sent in a format this page does not accept.",
+        ),
+        422 => (
+            "Please check your input",
+            "Some of what you entered is not valid.",
+        ),
+        429 => (
+            "Slow down",
+            "Too many attempts. Wait a moment and try again.",
+        ),
+        503 => (
+            "Temporarily unavailable",
+            "The shop cannot do this right now. Nothing was lost; please try again in a few minutes.",
+        ),
+        _ if status.is_server_error() => (
+            "Something went wrong",
+            "The shop could not finish this request. Nothing you entered was lost; please try again. If it keeps happening, tell the operator the reference below.",
+        ),
         _ => ("That did not work", "The request could not be completed."),
     }
 }
 
 /// Renders the error page for `status`; falls back to plain text if rendering fails.
-pub fn error_page(shop_name: &str, status: StatusCode, detail: Option<&str>, request_id: &str) -> Response {
+pub fn error_page(
+    shop_name: &str,
+    status: StatusCode,
+    detail: Option<&str>,
+    request_id: &str,
+) -> Response {
     let (title, default_message) = wording(status);
     let page = ErrorPage {
         shop_name,

@@ -37,9 +37,18 @@ impl SecurityHeaders {
     /// The header set; HSTS only when `hsts_max_age_secs` > 0.
     pub fn new(hsts_max_age_secs: u64) -> Self {
         let mut fixed = vec![
-            (header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP)),
-            (header::REFERRER_POLICY, HeaderValue::from_static("no-referrer")),
-            (header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff")),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CSP),
+            ),
+            (
+                header::REFERRER_POLICY,
+                HeaderValue::from_static("no-referrer"),
+            ),
+            (
+                header::X_CONTENT_TYPE_OPTIONS,
+                HeaderValue::from_static("nosniff"),
+            ),
             (header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY")),
             (
                 HeaderName::from_static("permissions-policy"),
@@ -124,8 +133,13 @@ pub async fn problem_pages(State(state): State<AppState>, req: Request, next: Ne
         detail.as_deref(),
         &request_id,
     );
+    // Keep what the original answer said (Allow, WWW-Authenticate, X-Request-Id ...)
+    // except what describes the replaced body.
     for (name, value) in parts.headers.iter() {
-        if name == header::WWW_AUTHENTICATE || name == header::ALLOW || name == header::RETRY_AFTER {
+        if name != header::CONTENT_TYPE
+            && name != header::CONTENT_LENGTH
+            && name != header::TRANSFER_ENCODING
+        {
             page.headers_mut().insert(name.clone(), value.clone());
         }
     }

@@ -41,7 +41,12 @@ pub struct AppState {
 
 impl AppState {
     /// Builds the shared state.
-    pub fn new(db: Db, config: Arc<Config>, metrics: Metrics, metrics_token: Option<Secret>) -> Self {
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        metrics: Metrics,
+        metrics_token: Option<Secret>,
+    ) -> Self {
         let headers = Arc::new(layers::SecurityHeaders::new(config.shop.hsts_max_age_secs));
         Self {
             db,
@@ -67,10 +72,19 @@ pub fn shop_router(state: AppState) -> Router {
         .fallback(pages::not_found)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(RequestBodyLimitLayer::new(body_limit))
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(middleware::from_fn(layers::observe))
-        .layer(middleware::from_fn_with_state(state.clone(), layers::problem_pages))
-        .layer(middleware::from_fn_with_state(state.clone(), layers::security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::problem_pages,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::security_headers,
+        ))
         .with_state(state)
 }
 
@@ -83,8 +97,15 @@ pub fn metrics_router(state: AppState) -> Router {
             state.clone(),
             metrics_listener::require_token,
         ))
+        .route("/healthz", get(pages::healthz))
         .fallback(pages::not_found)
-        .layer(middleware::from_fn_with_state(state.clone(), layers::problem_pages))
-        .layer(middleware::from_fn_with_state(state.clone(), layers::security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::problem_pages,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::security_headers,
+        ))
         .with_state(state)
 }

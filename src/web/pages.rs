@@ -33,12 +33,21 @@ pub async fn healthz() -> &'static str {
 
 /// `GET /readyz`: 200 when the shop can take orders, 503 with reasons otherwise.
 pub async fn readyz(State(state): State<AppState>) -> Response {
-    let min_free = state.config.server.min_free_disk_mb.saturating_mul(1024 * 1024);
+    let min_free = state
+        .config
+        .server
+        .min_free_disk_mb
+        .saturating_mul(1024 * 1024);
     let r = health::probe(&state.db, &state.config.data_dir, min_free).await;
     let checks: serde_json::Map<String, serde_json::Value> = r
         .checks
         .iter()
-        .map(|(name, c)| ((*name).to_owned(), serde_json::to_value(c).unwrap_or_default()))
+        .map(|(name, c)| {
+            (
+                (*name).to_owned(),
+                serde_json::to_value(c).unwrap_or_default(),
+            )
+        })
         .collect();
     let body = serde_json::json!({
         "status": if r.ready { "ready" } else { "not_ready" },
@@ -79,7 +88,9 @@ pub async fn csp_report(body: Bytes) -> Result<StatusCode, WebError> {
     let directive = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
         .and_then(|v| {
-            let report = v.get("csp-report").or_else(|| v.get(0).and_then(|r| r.get("body")))?;
+            let report = v
+                .get("csp-report")
+                .or_else(|| v.get(0).and_then(|r| r.get("body")))?;
             report
                 .get("effective-directive")
                 .or_else(|| report.get("violated-directive"))
@@ -98,7 +109,10 @@ pub async fn csp_report(body: Bytes) -> Result<StatusCode, WebError> {
         .copied()
         .unwrap_or("other");
     metrics::counter!("souk_csp_reports_total", "directive" => label).increment(1);
-    tracing::info!(directive = label, "content security policy violation reported");
+    tracing::info!(
+        directive = label,
+        "content security policy violation reported"
+    );
     Ok(StatusCode::NO_CONTENT)
 }
 
