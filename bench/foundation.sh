@@ -6,7 +6,8 @@
 #
 # Default binary: the static release build (make static). Only 127.0.0.1 is used,
 # on free ports picked here, with throw-away data dirs. Every loop is bounded.
-# The table goes to stdout and to target/bench/foundation.txt.
+# The table goes to stdout and to target/bench/foundation.txt (raw wrk output
+# next to it as foundation-wrk.*.txt).
 set -Eeuo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -127,8 +128,8 @@ say "binary: $BIN"
 section "binary"
 SIZE=$(stat -c %s "$BIN")
 row "size" "$SIZE bytes ($(awk -v b="$SIZE" 'BEGIN { printf "%.2f", b / 1048576 }') MiB)"
-row "file" "$(file -b "$BIN" | cut -c1-120)"
-row "ldd" "$(ldd "$BIN" 2>&1 | head -1 | sed 's/^[[:space:]]*//')"
+row "file" "$(file -b "$BIN" | sed -E "s/, BuildID\[[^]]*\]=[0-9a-f]+//")"
+row "ldd" "$(ldd "$BIN" 2>&1 | sed "s/^[[:space:]]*//" | paste -sd";" - | cut -c1-160)"
 row "version" "$("$BIN" --version 2>&1 | head -1)"
 
 # ---------------------------------------------------------------------------
@@ -172,8 +173,10 @@ row "idle (ready + 2 s): VmRSS / VmHWM" "$(status_kb "$SOUK_PID" VmRSS) kB / $(s
 
 # Traffic so the request series exist (every route, a 404 too).
 for ((i = 0; i < 20; i++)); do
-    curl -s -o /dev/null --max-time 2 "$SHOP/" "$SHOP/healthz" "$SHOP/readyz" \
-        "$SHOP/static/souk.css" "$SHOP/no-such-page" "$METRICS/healthz" || true
+    for url in "$SHOP/" "$SHOP/healthz" "$SHOP/readyz" "$SHOP/static/souk.css" \
+        "$SHOP/no-such-page" "$METRICS/healthz"; do
+        curl -s -o /dev/null --max-time 2 "$url" || true
+    done
 done
 [[ $(http_code "$METRICS/metrics") == 200 ]] || die "GET $METRICS/metrics did not answer 200"
 : >"$TMP/metrics_times"
@@ -235,6 +238,7 @@ row "(reference)" "the project souk replaces wrote 804 MB in 2.5 min"
 
 # ---------------------------------------------------------------------------
 mkdir -p "$OUT_DIR"
+for f in "$TMP"/wrk.*; do cp "$f" "$OUT_DIR/foundation-${f##*/}.txt"; done
 {
     echo "souk foundation benchmark  $(date -u +%Y-%m-%dT%H:%M:%SZ)"
     echo "host: $(nproc) cores, $(uname -sr); wrk and souk share the cores, so req/s is a floor"
