@@ -1,26 +1,16 @@
-//! souk: a self-hosted marketplace appliance in one binary.
+//! The `souk` command line.
 //!
 //! Exit codes: 0 ok, 1 runtime or configuration error, 2 usage error.
-
-mod app;
-mod config;
-mod health;
-mod healthcheck;
-mod jobs;
-mod net;
-mod store;
-mod systemd;
-mod telemetry;
-mod web;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use config::{Loaded, Overrides, PortProbe};
-use jobs::Schedule;
-use telemetry::metrics::{COMMIT, VERSION};
+use souk::config::{self, Loaded, Overrides, PortProbe};
+use souk::jobs::Schedule;
+use souk::telemetry::metrics::{COMMIT, VERSION};
+use souk::{app, healthcheck, store, telemetry};
 
 /// `souk --version` prints the version and the git commit.
 const LONG_VERSION: &str = concat!(

@@ -1,7 +1,14 @@
 //! SQLite storage. One writer connection and a few query-only readers, all used
 //! on tokio's blocking pool so database work never stalls the async runtime.
 
+pub mod accounts;
+pub mod audit;
+pub mod catalogue;
+pub mod listings;
 pub mod migrate;
+pub mod notifications;
+pub mod orders;
+pub mod sessions;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};

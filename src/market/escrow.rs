@@ -1,0 +1,94 @@
+//! The escrow interface the order lifecycle calls. Engines (managed Monero escrow,
+//! 2-of-3 multisig) implement [`Escrow`] and report back through the functions in
+//! [`super::orders::escrow_events`]. Without an engine the shop still takes orders:
+//! they wait in `created` until payments are available, and expire when the
+//! payment window ends.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use super::Piconero;
+
+/// What an engine needs to open a payment request for an order.
+#[derive(Debug, Clone)]
+pub struct OrderForEscrow {
+    /// Order id.
+    pub order_id: i64,
+    /// Public id (shown to people).
+    pub public_id: String,
+    /// Amount the buyer must pay.
+    pub total: Piconero,
+    /// Buyer account.
+    pub buyer_id: i64,
+    /// Vendor account.
+    pub vendor_id: i64,
+}
+
+/// How an ended order's money is divided.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// All to the vendor (minus the shop's commission).
+    Release,
+    /// All back to the buyer.
+    Refund,
+    /// `vendor_percent` to the vendor, the rest to the buyer.
+    Split {
+        /// 0 to 100.
+        vendor_percent: u8,
+    },
+}
+
+impl Outcome {
+    /// Stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Release => "release",
+            Outcome::Refund => "refund",
+            Outcome::Split { .. } => "split",
+        }
+    }
+
+    /// The vendor's share in percent.
+    pub fn vendor_percent(self) -> u8 {
+        match self {
+            Outcome::Release => 100,
+            Outcome::Refund => 0,
+            Outcome::Split { vendor_percent } => vendor_percent,
+        }
+    }
+}
+
+/// Why an engine could not do something; the text is safe to show.
+#[derive(Debug, thiserror::Error)]
+pub enum EscrowError {
+    /// Payments are not possible right now (wallet or daemon down, not configured).
+    #[error("payments are unavailable right now: {0}")]
+    Unavailable(String),
+    /// The engine refused (e.g. no payout address set).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// A boxed future, so engines can live behind `dyn Escrow`.
+pub type EscrowFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
+
+/// An escrow engine.
+pub trait Escrow: Send + Sync {
+    /// Short name shown on order pages ("managed", "multisig").
+    fn mode(&self) -> &'static str;
+
+    /// Who can move the money, in one plain sentence for the order page.
+    fn who_can_move_money(&self) -> &'static str;
+
+    /// Creates the payment request for an order and reports it through
+    /// `escrow_events::payment_requested` (or fails, leaving the order in `created`).
+    fn open<'a>(&'a self, order: &'a OrderForEscrow) -> EscrowFuture<'a, Result<(), EscrowError>>;
+
+    /// Pays out an order whose outcome is fixed (its state change already recorded
+    /// the outcome in the same transaction). Must be idempotent.
+    fn pay_out(&self, order_id: i64) -> EscrowFuture<'_, Result<(), EscrowError>>;
+}
+
+/// The engine in use, if any.
+pub type SharedEscrow = Option<Arc<dyn Escrow>>;
