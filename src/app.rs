@@ -156,12 +156,41 @@ fn start_jobs(jobs: &Jobs, config: &Arc<Config>, state: &AppState) {
             Ok(())
         }
     });
+    start_market_jobs(jobs, config, state);
     if let Some(period) = systemd::watchdog_period() {
         jobs.every("watchdog", period, || async {
             systemd::watchdog_ping();
             Ok(())
         });
     }
+}
+
+/// The marketplace's timed work: expiry, auto-finalize, note and session purges.
+fn start_market_jobs(jobs: &Jobs, config: &Arc<Config>, state: &AppState) {
+    use crate::market::orders::jobs as order_jobs;
+    let timing = config.market.timing();
+    let db = state.db.clone();
+    jobs.every("order_expiry", Duration::from_secs(60), move || {
+        let db = db.clone();
+        async move {
+            order_jobs::expire_unpaid(&db, timing).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+    });
+    let db = state.db.clone();
+    jobs.every("order_auto_finalize", Duration::from_secs(300), move || {
+        let db = db.clone();
+        async move {
+            order_jobs::auto_finalize(&db, timing).await.map(|_| ()).map_err(|e| e.to_string())
+        }
+    });
+    let db = state.db.clone();
+    jobs.every("privacy_purge", Duration::from_secs(3600), move || {
+        let db = db.clone();
+        async move {
+            order_jobs::purge_delivery_notes(&db).await.map_err(|e| e.to_string())?;
+            crate::market::auth::purge_expired(&db).await.map_err(|e| e.to_string())
+        }
+    });
 }
 
 async fn shutdown_signal() -> String {

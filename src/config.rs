@@ -3,6 +3,7 @@
 
 pub mod check;
 mod listen;
+mod market;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use check::{PortProbe, Preflight, preflight};
 pub use listen::{ListenAddr, SocketMode};
+pub use market::MarketConfig;
 
 /// Where `serve` looks for its config when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/souk/souk.toml";
@@ -31,6 +33,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Logging and log retention.
     pub log: LogConfig,
+    /// The shop's rules of business.
+    pub market: MarketConfig,
 }
 
 /// Process-wide settings.
@@ -111,6 +115,7 @@ impl Default for Config {
             shop: ShopConfig::default(),
             metrics: MetricsConfig::default(),
             log: LogConfig::default(),
+            market: MarketConfig::default(),
         }
     }
 }

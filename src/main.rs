@@ -42,6 +42,34 @@ enum Command {
     DefaultConfig,
     /// Exit 0 when the running instance answers /healthz.
     Healthcheck(ConfigArgs),
+    /// Operator tasks on the shop's database (safe while the shop runs).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Create an admin account. The password is read from the terminal (or one
+    /// line of standard input), never from the command line.
+    Create {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// The new admin's username.
+        #[arg(long)]
+        username: String,
+    },
+    /// Add or rename a category.
+    Category {
+        #[command(flatten)]
+        config: ConfigArgs,
+        /// Short name used in addresses (a-z, 0-9, -).
+        slug: String,
+        /// Display name.
+        name: String,
+        /// Position in lists (smaller first).
+        #[arg(long, default_value_t = 0)]
+        position: i64,
+    },
 }
 
 #[derive(clap::Args)]
@@ -75,6 +103,7 @@ fn main() -> ExitCode {
         Command::Serve(args) => args
             .load()
             .and_then(|loaded| runtime()?.block_on(app::serve(loaded)).map_err(|e| e.0)),
+        Command::Admin(cmd) => admin(cmd),
         Command::Healthcheck(args) => args.load().and_then(|loaded| {
             runtime()?
                 .block_on(healthcheck::check(&loaded.config))
@@ -88,6 +117,61 @@ fn main() -> ExitCode {
                 eprintln!("souk: {line}");
             }
             ExitCode::from(1)
+        }
+    }
+}
+
+/// Opens the database of the configured data dir (creating and migrating it).
+fn open_db(args: &ConfigArgs) -> Result<store::Db, Vec<String>> {
+    let loaded = args.load()?;
+    let c = &loaded.config;
+    config::check::writable_dir("data_dir", &c.data_dir).map_err(|e| vec![e])?;
+    std::fs::create_dir_all(&c.data_dir).map_err(|e| vec![format!("cannot create {}: {e}", c.data_dir.display())])?;
+    store::Db::open(&c.db_path()).map(|(db, _)| db).map_err(|e| vec![e.to_string()])
+}
+
+fn read_password() -> Result<String, Vec<String>> {
+    use std::io::IsTerminal;
+    let password = if std::io::stdin().is_terminal() {
+        let first = rpassword::prompt_password("Password: ").map_err(|e| vec![format!("cannot read the password: {e}")])?;
+        let second = rpassword::prompt_password("Password again: ").map_err(|e| vec![format!("cannot read the password: {e}")])?;
+        if first != second {
+            return Err(vec!["the two passwords differ: run the command again".to_owned()]);
+        }
+        first
+    } else {
+        let mut line = String::new();
+        std::io::stdin()
+            .read_line(&mut line)
+            .map_err(|e| vec![format!("cannot read the password from standard input: {e}")])?;
+        line.trim_end_matches(['\n', '\r']).to_owned()
+    };
+    Ok(password)
+}
+
+fn admin(cmd: AdminCommand) -> Result<(), Vec<String>> {
+    use souk::market::{accounts, auth::AdminCap, site};
+    match cmd {
+        AdminCommand::Create { config, username } => {
+            let db = open_db(&config)?;
+            let password = read_password()?;
+            let reg = runtime()?
+                .block_on(accounts::create_admin(&db, &username, &password))
+                .map_err(|e| vec![format!("admin create: {e}")])?;
+            println!("created admin {username} (account {})", reg.account_id);
+            println!("recovery codes (shown once; keep them offline):");
+            for code in reg.recovery_codes {
+                println!("  {code}");
+            }
+            Ok(())
+        }
+        AdminCommand::Category { config, slug, name, position } => {
+            let db = open_db(&config)?;
+            runtime()?
+                .block_on(site::upsert_category(&db, &AdminCap::console(), &slug, &name, position))
+                .map_err(|e| vec![format!("admin category: {e}")])?;
+            println!("category {slug} saved as \"{name}\"");
+            Ok(())
         }
     }
 }

@@ -524,6 +524,41 @@ pub async fn decide_application(db: &Db, admin: &AdminCap, application_id: i64, 
     }
 }
 
+/// Sets or removes the vendor's public PGP key (an armored public key block).
+pub async fn set_pgp_key(db: &Db, vendor: &super::auth::VendorCap, key: &str) -> MarketResult<()> {
+    let key = key.trim().replace("\r\n", "\n");
+    let stored = if key.is_empty() {
+        None
+    } else {
+        if key.len() > 20_000
+            || !key.starts_with("-----BEGIN PGP PUBLIC KEY BLOCK-----")
+            || !key.ends_with("-----END PGP PUBLIC KEY BLOCK-----")
+        {
+            return Err(MarketError::Invalid(
+                "Paste an armored public key: from -----BEGIN PGP PUBLIC KEY BLOCK----- to -----END PGP PUBLIC KEY BLOCK-----.".to_owned(),
+            ));
+        }
+        Some(key)
+    };
+    let id = vendor.account_id();
+    db.write(move |c| accounts::set_pgp_key(c, id, stored.as_deref())).await?;
+    Ok(())
+}
+
+/// The account's PGP key.
+pub async fn pgp_key(db: &Db, viewer: &Viewer) -> MarketResult<Option<String>> {
+    let id = viewer.account_id;
+    Ok(db
+        .read(move |c| Ok(c.query_row("SELECT pgp_key FROM accounts WHERE id = ?1", [id], |r| r.get(0))?))
+        .await?)
+}
+
+/// The viewer's latest vendor application.
+pub async fn latest_application(db: &Db, viewer: &Viewer) -> MarketResult<Option<accounts::Application>> {
+    let id = viewer.account_id;
+    Ok(db.read(move |c| accounts::latest_application(c, id)).await?)
+}
+
 /// Privileged actions need a reason for the audit log.
 pub fn required_reason(reason: &str) -> MarketResult<String> {
     let r = reason.trim();

@@ -208,3 +208,15 @@ pub async fn list_sessions(db: &Db, viewer: &Viewer, current_token: &str) -> Mar
     let current = digest(current_token);
     Ok(db.read(move |c| sessions::list(c, id, &current)).await?)
 }
+
+/// Deletes expired sessions and stale sign-in throttle entries.
+pub async fn purge_expired(db: &Db) -> MarketResult<()> {
+    let t = now();
+    db.write(move |c| {
+        sessions::purge_expired(c, t)?;
+        c.execute("DELETE FROM login_throttle WHERE updated_at < ?1", [t - 86_400])?;
+        Ok(())
+    })
+    .await?;
+    Ok(())
+}

@@ -9,6 +9,7 @@ pub mod escrow;
 pub mod listings;
 pub mod money;
 pub mod orders;
+pub mod site;
 pub mod text;
 
 use crate::store::StoreError;

@@ -5,6 +5,7 @@ use askama::Template;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 
+use crate::market::MarketError;
 use crate::store::StoreError;
 
 /// Errors a handler can return.
@@ -16,6 +17,24 @@ pub enum WebError {
     /// The request cannot be understood; the text is shown to the user.
     #[error("bad request: {0}")]
     BadRequest(String),
+    /// A form arrived without this visitor's form token.
+    #[error("form token missing or wrong")]
+    BadToken,
+    /// A form whose fields could not be read; the parser's words are shown.
+    #[error("malformed form: {0}")]
+    BadForm(String),
+    /// A POST that was not a form.
+    #[error("not a form submission")]
+    UnsupportedForm,
+    /// Body over the limit.
+    #[error("request body too large")]
+    TooLarge,
+    /// Must sign in first.
+    #[error("sign-in required")]
+    SignInRequired,
+    /// A domain rule said no.
+    #[error(transparent)]
+    Market(#[from] MarketError),
     /// Storage failed; the cause is logged, never shown.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -26,15 +45,46 @@ pub enum WebError {
 
 impl IntoResponse for WebError {
     fn into_response(self) -> Response {
+        let mut retry_after = None;
         let (status, message) = match &self {
-            WebError::NotFound => (StatusCode::NOT_FOUND, None),
+            WebError::NotFound | WebError::Market(MarketError::NotFound) => (StatusCode::NOT_FOUND, None),
             WebError::BadRequest(m) => (StatusCode::BAD_REQUEST, Some(m.clone())),
-            WebError::Store(_) | WebError::Render(_) => {
+            WebError::BadToken => (
+                StatusCode::FORBIDDEN,
+                Some("This form has expired or did not come from this shop. Go back, reload the page and send it again.".to_owned()),
+            ),
+            WebError::BadForm(m) => (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Some(format!("Some fields of the form could not be read ({m}). Go back and check them.")),
+            ),
+            WebError::UnsupportedForm => (StatusCode::UNSUPPORTED_MEDIA_TYPE, None),
+            WebError::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, None),
+            WebError::SignInRequired | WebError::Market(MarketError::SignInRequired) => (
+                StatusCode::UNAUTHORIZED,
+                Some("Sign in first, then try again.".to_owned()),
+            ),
+            WebError::Market(MarketError::Forbidden) => (StatusCode::FORBIDDEN, None),
+            WebError::Market(MarketError::Invalid(m)) => (StatusCode::UNPROCESSABLE_ENTITY, Some(m.clone())),
+            WebError::Market(MarketError::Conflict(m)) => (StatusCode::CONFLICT, Some(m.clone())),
+            WebError::Market(MarketError::Throttled { retry_after_secs }) => {
+                retry_after = Some(*retry_after_secs);
+                (
+                    StatusCode::TOO_MANY_REQUESTS,
+                    Some(format!("Too many attempts. Try again in {retry_after_secs} s.")),
+                )
+            }
+            WebError::Market(MarketError::Unavailable(m)) => (StatusCode::SERVICE_UNAVAILABLE, Some(m.clone())),
+            WebError::Store(_) | WebError::Render(_) | WebError::Market(MarketError::Store(_)) => {
                 tracing::error!(error = %self, "request failed");
                 (StatusCode::INTERNAL_SERVER_ERROR, None)
             }
         };
         let mut res = status.into_response();
+        if let Some(secs) = retry_after
+            && let Ok(v) = HeaderValue::from_str(&secs.to_string())
+        {
+            res.headers_mut().insert(header::RETRY_AFTER, v);
+        }
         if let Some(m) = message {
             res.extensions_mut().insert(ProblemDetail(m));
         }
@@ -49,7 +99,7 @@ pub struct ProblemDetail(pub String);
 #[derive(Template)]
 #[template(path = "error.html")]
 struct ErrorPage<'a> {
-    shop_name: &'a str,
+    chrome: super::chrome::Chrome,
     status: u16,
     title: &'a str,
     message: &'a str,
@@ -118,7 +168,7 @@ pub fn error_page(
 ) -> Response {
     let (title, default_message) = wording(status);
     let page = ErrorPage {
-        shop_name,
+        chrome: super::chrome::Chrome::anonymous(shop_name),
         status: status.as_u16(),
         title,
         message: detail.unwrap_or(default_message),

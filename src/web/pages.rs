@@ -5,25 +5,31 @@ use axum::Json;
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 
+use super::chrome::{Chrome, render};
+use super::session::CurrentViewer;
 use super::{AppState, WebError};
 use crate::health;
 
 #[derive(Template)]
-#[template(path = "home.html")]
-struct Home<'a> {
-    shop_name: &'a str,
+#[template(path = "rules.html")]
+struct RulesPage {
+    chrome: Chrome,
+    title: String,
+    body_html: String,
 }
 
-/// `GET /`.
-pub async fn home(State(state): State<AppState>) -> Result<Html<String>, WebError> {
-    Ok(Html(
-        Home {
-            shop_name: &state.config.shop.name,
-        }
-        .render()?,
-    ))
+crate::page!(RulesPage);
+
+/// `GET /rules`: the operator's rules page.
+pub async fn rules(State(state): State<AppState>, viewer: Option<CurrentViewer>) -> Result<Response, WebError> {
+    let (title, body) = crate::market::site::page(&state.db, "rules").await?;
+    render(&RulesPage {
+        chrome: Chrome::browsing(&state, viewer.map(|v| v.0).as_ref()),
+        title,
+        body_html: crate::market::text::render_markdown(&body),
+    })
 }
 
 /// `GET /healthz`: the process is alive and serving.

@@ -1,0 +1,69 @@
+//! Form submissions: every state change is a POST that must carry the visitor's
+//! form token (CSRF). The token is checked before the form is even parsed.
+
+use axum::body::Bytes;
+use axum::extract::{FromRef, FromRequest, Request};
+use serde::de::DeserializeOwned;
+use subtle::ConstantTimeEq;
+
+use super::session::{FORM_COOKIE, SESSION_COOKIE, cookie};
+use super::{AppState, WebError};
+use crate::market::auth;
+
+/// A urlencoded form whose `csrf` field matched the visitor's token.
+#[derive(Debug)]
+pub struct Submitted<T>(pub T);
+
+/// Compares the submitted token with the expected one in constant time.
+pub fn token_matches(submitted: &str, expected: &str) -> bool {
+    !expected.is_empty() && bool::from(submitted.as_bytes().ct_eq(expected.as_bytes()))
+}
+
+/// The token a POST from this request must carry.
+pub async fn expected_token(state: &AppState, headers: &axum::http::HeaderMap) -> Result<String, WebError> {
+    if let Some(session) = cookie(headers, SESSION_COOKIE)
+        && let Some(v) = auth::viewer_from_cookie(&state.db, &session).await?
+    {
+        return Ok(v.csrf_token);
+    }
+    Ok(cookie(headers, FORM_COOKIE).unwrap_or_default())
+}
+
+/// The `csrf` field of a urlencoded body.
+pub fn submitted_token(body: &[u8]) -> String {
+    form_urlencoded::parse(body)
+        .find(|(k, _)| k == "csrf")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+impl<S, T> FromRequest<S> for Submitted<T>
+where
+    AppState: FromRef<S>,
+    S: Send + Sync,
+    T: DeserializeOwned,
+{
+    type Rejection = WebError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let state = AppState::from_ref(state);
+        let expected = expected_token(&state, req.headers()).await?;
+        let is_form = req
+            .headers()
+            .get(axum::http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+        if !is_form {
+            return Err(WebError::UnsupportedForm);
+        }
+        let body = Bytes::from_request(req, &state)
+            .await
+            .map_err(|_| WebError::TooLarge)?;
+        if !token_matches(&submitted_token(&body), &expected) {
+            return Err(WebError::BadToken);
+        }
+        serde_urlencoded::from_bytes(&body)
+            .map(Submitted)
+            .map_err(|e| WebError::BadForm(e.to_string()))
+    }
+}

@@ -1,0 +1,144 @@
+//! Order pages: placing an order, the lists, one order and its actions.
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
+use serde::Deserialize;
+
+use super::catalogue::{OrderForm, show_listing};
+use super::chrome::{Chrome, render, render_status};
+use super::forms::Submitted;
+use super::session::SignedIn;
+use super::{AppState, WebError};
+use crate::market::MarketError;
+use crate::market::auth::{Role, Viewer};
+use crate::market::orders::{self, Action, OrderInput, Relation, Side};
+use crate::store::orders::{Event, OrderRow};
+
+#[derive(Template)]
+#[template(path = "orders.html")]
+struct OrdersPage {
+    chrome: Chrome,
+    orders: Vec<OrderRow>,
+    sold: bool,
+    is_vendor: bool,
+    page: i64,
+    has_next: bool,
+    pager_base: String,
+}
+
+#[derive(Template)]
+#[template(path = "order.html")]
+struct OrderPage {
+    chrome: Chrome,
+    message: String,
+    o: OrderRow,
+    events: Vec<Event>,
+    escrow_note: String,
+    show_note: bool,
+    actions: Vec<(&'static str, &'static str, bool)>,
+}
+
+crate::page!(OrdersPage, OrderPage);
+
+/// `POST /listings/{id}/order`.
+pub async fn place(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Path(id): Path<i64>, Submitted(f): Submitted<OrderForm>) -> Result<Response, WebError> {
+    let input = OrderInput {
+        listing_id: id,
+        quantity: f.quantity.clone(),
+        delivery_option: f.delivery_option.clone(),
+        delivery_note: f.delivery_note.clone(),
+    };
+    let timing = state.config.market.timing();
+    match orders::place(&state.db, &state.escrow, timing, &v, &input).await {
+        Ok(public_id) => Ok(Redirect::to(&format!("/orders/{public_id}")).into_response()),
+        Err(MarketError::Invalid(m)) => show_listing(&state, &headers, Some(&v), id, m, f, StatusCode::UNPROCESSABLE_ENTITY).await,
+        Err(MarketError::Conflict(m)) => show_listing(&state, &headers, Some(&v), id, m, f, StatusCode::CONFLICT).await,
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// `?side=bought|sold&page=`.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ListParams {
+    side: String,
+    page: String,
+}
+
+/// `GET /orders`.
+pub async fn list(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Query(p): Query<ListParams>) -> Result<Response, WebError> {
+    let sold = p.side == "sold" && v.has(Role::Vendor);
+    let page: i64 = p.page.parse().unwrap_or(1).max(1);
+    let side = if sold { Side::Vendor } else { Side::Buyer };
+    let mut rows = orders::mine(&state.db, &v, side, page).await?;
+    let has_next = rows.len() > 25;
+    rows.truncate(25);
+    render(&OrdersPage {
+        chrome: Chrome::new(&state, &headers, Some(&v)),
+        orders: rows,
+        sold,
+        is_vendor: v.has(Role::Vendor),
+        page,
+        has_next,
+        pager_base: format!("/orders?side={}&", if sold { "sold" } else { "bought" }),
+    })
+}
+
+async fn order_page(state: &AppState, headers: &HeaderMap, v: &Viewer, public_id: &str, message: String, status: StatusCode) -> Result<Response, WebError> {
+    let view = orders::view(&state.db, v, public_id).await?;
+    let mut actions = Vec::new();
+    for (action, value, label, danger) in [
+        (Action::Ship, "ship", "Mark as shipped", false),
+        (Action::Finalize, "finalize", "I received it: release the payment", false),
+        (Action::Cancel, "cancel", "Cancel the order", true),
+    ] {
+        if orders::may(&view, action) {
+            actions.push((value, label, danger));
+        }
+    }
+    let escrow_note = match &state.escrow {
+        Some(e) => e.who_can_move_money().to_owned(),
+        None => "Payments are not set up on this shop yet.".to_owned(),
+    };
+    let show_note = matches!(view.relation, Relation::Buyer | Relation::Vendor | Relation::Arbiter);
+    render_status(
+        &OrderPage {
+            chrome: Chrome::new(state, headers, Some(v)),
+            message,
+            o: view.order,
+            events: view.events,
+            escrow_note,
+            show_note,
+            actions,
+        },
+        status,
+    )
+}
+
+/// `GET /orders/{public_id}`.
+pub async fn show(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Path(public_id): Path<String>) -> Result<Response, WebError> {
+    order_page(&state, &headers, &v, &public_id, String::new(), StatusCode::OK).await
+}
+
+/// The action form.
+#[derive(Deserialize)]
+pub struct ActionForm {
+    action: String,
+}
+
+/// `POST /orders/{public_id}/action`.
+pub async fn act(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Path(public_id): Path<String>, Submitted(f): Submitted<ActionForm>) -> Result<Response, WebError> {
+    let action = match f.action.as_str() {
+        "ship" => Action::Ship,
+        "finalize" => Action::Finalize,
+        "cancel" => Action::Cancel,
+        _ => return Err(WebError::BadRequest("Unknown action.".to_owned())),
+    };
+    match orders::act(&state.db, state.config.market.timing(), &v, &public_id, action).await {
+        Ok(()) => Ok(Redirect::to(&format!("/orders/{public_id}")).into_response()),
+        Err(MarketError::Conflict(m)) => order_page(&state, &headers, &v, &public_id, m, StatusCode::CONFLICT).await,
+        Err(e) => Err(e.into()),
+    }
+}
