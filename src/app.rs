@@ -173,22 +173,32 @@ fn start_market_jobs(jobs: &Jobs, config: &Arc<Config>, state: &AppState) {
     jobs.every("order_expiry", Duration::from_secs(60), move || {
         let db = db.clone();
         async move {
-            order_jobs::expire_unpaid(&db, timing).await.map(|_| ()).map_err(|e| e.to_string())
+            order_jobs::expire_unpaid(&db, timing)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
     });
     let db = state.db.clone();
     jobs.every("order_auto_finalize", Duration::from_secs(300), move || {
         let db = db.clone();
         async move {
-            order_jobs::auto_finalize(&db, timing).await.map(|_| ()).map_err(|e| e.to_string())
+            order_jobs::auto_finalize(&db, timing)
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string())
         }
     });
     let db = state.db.clone();
     jobs.every("privacy_purge", Duration::from_secs(3600), move || {
         let db = db.clone();
         async move {
-            order_jobs::purge_delivery_notes(&db).await.map_err(|e| e.to_string())?;
-            crate::market::auth::purge_expired(&db).await.map_err(|e| e.to_string())
+            order_jobs::purge_delivery_notes(&db)
+                .await
+                .map_err(|e| e.to_string())?;
+            crate::market::auth::purge_expired(&db)
+                .await
+                .map_err(|e| e.to_string())
         }
     });
 }

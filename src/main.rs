@@ -126,17 +126,24 @@ fn open_db(args: &ConfigArgs) -> Result<store::Db, Vec<String>> {
     let loaded = args.load()?;
     let c = &loaded.config;
     config::check::writable_dir("data_dir", &c.data_dir).map_err(|e| vec![e])?;
-    std::fs::create_dir_all(&c.data_dir).map_err(|e| vec![format!("cannot create {}: {e}", c.data_dir.display())])?;
-    store::Db::open(&c.db_path()).map(|(db, _)| db).map_err(|e| vec![e.to_string()])
+    std::fs::create_dir_all(&c.data_dir)
+        .map_err(|e| vec![format!("cannot create {}: {e}", c.data_dir.display())])?;
+    store::Db::open(&c.db_path())
+        .map(|(db, _)| db)
+        .map_err(|e| vec![e.to_string()])
 }
 
 fn read_password() -> Result<String, Vec<String>> {
     use std::io::IsTerminal;
     let password = if std::io::stdin().is_terminal() {
-        let first = rpassword::prompt_password("Password: ").map_err(|e| vec![format!("cannot read the password: {e}")])?;
-        let second = rpassword::prompt_password("Password again: ").map_err(|e| vec![format!("cannot read the password: {e}")])?;
+        let first = rpassword::prompt_password("Password: ")
+            .map_err(|e| vec![format!("cannot read the password: {e}")])?;
+        let second = rpassword::prompt_password("Password again: ")
+            .map_err(|e| vec![format!("cannot read the password: {e}")])?;
         if first != second {
-            return Err(vec!["the two passwords differ: run the command again".to_owned()]);
+            return Err(vec![
+                "the two passwords differ: run the command again".to_owned(),
+            ]);
         }
         first
     } else {
@@ -165,10 +172,21 @@ fn admin(cmd: AdminCommand) -> Result<(), Vec<String>> {
             }
             Ok(())
         }
-        AdminCommand::Category { config, slug, name, position } => {
+        AdminCommand::Category {
+            config,
+            slug,
+            name,
+            position,
+        } => {
             let db = open_db(&config)?;
             runtime()?
-                .block_on(site::upsert_category(&db, &AdminCap::console(), &slug, &name, position))
+                .block_on(site::upsert_category(
+                    &db,
+                    &AdminCap::console(),
+                    &slug,
+                    &name,
+                    position,
+                ))
                 .map_err(|e| vec![format!("admin category: {e}")])?;
             println!("category {slug} saved as \"{name}\"");
             Ok(())

@@ -87,10 +87,22 @@ pub fn preflight(config: &Config, probe: PortProbe) -> Preflight {
         ("log.keep_files", config.log.keep_files as u64),
         ("log.max_total_mb", config.log.max_total_mb),
         ("log.max_age_days", config.log.max_age_days),
-        ("market.payment_window_minutes", config.market.payment_window_minutes),
-        ("market.auto_finalize_days", config.market.auto_finalize_days),
-        ("market.delivery_note_purge_days", config.market.delivery_note_purge_days),
-        ("market.upload_limit_bytes", config.market.upload_limit_bytes as u64),
+        (
+            "market.payment_window_minutes",
+            config.market.payment_window_minutes,
+        ),
+        (
+            "market.auto_finalize_days",
+            config.market.auto_finalize_days,
+        ),
+        (
+            "market.delivery_note_purge_days",
+            config.market.delivery_note_purge_days,
+        ),
+        (
+            "market.upload_limit_bytes",
+            config.market.upload_limit_bytes as u64,
+        ),
     ] {
         if value == 0 {
             check(Err(format!("{key} is 0: it must be at least 1")));

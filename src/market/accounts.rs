@@ -38,10 +38,14 @@ pub fn check_password(username: &str, password: &str) -> MarketResult<()> {
         ));
     }
     if n > 1024 {
-        return Err(MarketError::Invalid("That password is too long (1024 characters at most).".to_owned()));
+        return Err(MarketError::Invalid(
+            "That password is too long (1024 characters at most).".to_owned(),
+        ));
     }
     if password.eq_ignore_ascii_case(username) {
-        return Err(MarketError::Invalid("The password must not be the username.".to_owned()));
+        return Err(MarketError::Invalid(
+            "The password must not be the username.".to_owned(),
+        ));
     }
     Ok(())
 }
@@ -62,7 +66,11 @@ pub async fn hash_password(password: String) -> MarketResult<String> {
 pub async fn verify_password(password: String, stored: String) -> bool {
     tokio::task::spawn_blocking(move || {
         PasswordHash::new(&stored)
-            .map(|h| Argon2::default().verify_password(password.as_bytes(), &h).is_ok())
+            .map(|h| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &h)
+                    .is_ok()
+            })
             .unwrap_or(false)
     })
     .await
@@ -74,7 +82,13 @@ fn new_recovery_codes() -> (Vec<String>, Vec<Vec<u8>>) {
     let codes: Vec<String> = (0..RECOVERY_CODES)
         .map(|_| {
             let raw = data_encoding::BASE32_NOPAD.encode(&random_bytes::<10>());
-            format!("{}-{}-{}-{}", &raw[0..4], &raw[4..8], &raw[8..12], &raw[12..16])
+            format!(
+                "{}-{}-{}-{}",
+                &raw[0..4],
+                &raw[4..8],
+                &raw[8..12],
+                &raw[12..16]
+            )
         })
         .collect();
     let hashes = codes.iter().map(|c| digest(&normalize_code(c))).collect();
@@ -117,7 +131,9 @@ pub async fn register(db: &Db, username: &str, password: &str) -> MarketResult<R
             Ok(Some(id))
         })
         .await?
-        .ok_or_else(|| MarketError::Invalid("That username is taken: choose another one.".to_owned()))?;
+        .ok_or_else(|| {
+            MarketError::Invalid("That username is taken: choose another one.".to_owned())
+        })?;
     Ok(Registered {
         account_id: id,
         recovery_codes: codes,
@@ -143,7 +159,11 @@ fn wrong_credentials() -> MarketError {
 async fn dummy_hash() -> String {
     static DUMMY: tokio::sync::OnceCell<String> = tokio::sync::OnceCell::const_new();
     DUMMY
-        .get_or_init(|| async { hash_password("not a real password".to_owned()).await.unwrap_or_default() })
+        .get_or_init(|| async {
+            hash_password("not a real password".to_owned())
+                .await
+                .unwrap_or_default()
+        })
         .await
         .clone()
 }
@@ -151,7 +171,13 @@ async fn dummy_hash() -> String {
 /// Checks a sign-in. `jar` identifies the browser (its anonymous form cookie):
 /// failures are throttled per jar and per account, never per IP (behind Tor
 /// everyone is 127.0.0.1).
-pub async fn sign_in(db: &Db, username: &str, password: &str, totp_code: &str, jar: &str) -> MarketResult<i64> {
+pub async fn sign_in(
+    db: &Db,
+    username: &str,
+    password: &str,
+    totp_code: &str,
+    jar: &str,
+) -> MarketResult<i64> {
     let t = now();
     let jar_hash = digest(jar);
     let (jar_failures, jar_locked) = {
@@ -164,7 +190,9 @@ pub async fn sign_in(db: &Db, username: &str, password: &str, totp_code: &str, j
         });
     }
     let name = username.trim().to_owned();
-    let found = db.read(move |c| accounts::credentials_by_name(c, &name)).await?;
+    let found = db
+        .read(move |c| accounts::credentials_by_name(c, &name))
+        .await?;
     let Some(cred) = found else {
         verify_password(password.to_owned(), dummy_hash().await).await;
         record_jar_failure(db, jar_hash, jar_failures, t).await?;
@@ -201,12 +229,16 @@ pub async fn sign_in(db: &Db, username: &str, password: &str, totp_code: &str, j
         return Err(MarketError::Conflict(format!(
             "This account is {}{}.",
             cred.status,
-            if reason.is_empty() { String::new() } else { format!(": {reason}") }
+            if reason.is_empty() {
+                String::new()
+            } else {
+                format!(": {reason}")
+            }
         )));
     }
     let id = cred.id;
     db.write(move |c| {
-        accounts::record_success(c, id, totp_step.map(|s| s as i64))?;
+        accounts::record_success(c, id, totp_step)?;
         accounts::jar_success(c, &jar_hash)
     })
     .await?;
@@ -226,7 +258,9 @@ async fn record_jar_failure(db: &Db, jar_hash: Vec<u8>, previous: i64, t: i64) -
 
 /// The time step a TOTP code is valid for (one step of skew either way).
 fn check_totp(secret_b32: &str, code: &str, t: i64) -> Option<i64> {
-    let secret = data_encoding::BASE32_NOPAD.decode(secret_b32.as_bytes()).ok()?;
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(secret_b32.as_bytes())
+        .ok()?;
     let totp = totp_rs::Builder::new().with_secret(secret).build().ok()?;
     let code: String = code.chars().filter(|c| c.is_ascii_digit()).collect();
     totp.check(&code, t as u64).map(|s| s as i64)
@@ -234,7 +268,9 @@ fn check_totp(secret_b32: &str, code: &str, t: i64) -> Option<i64> {
 
 /// The code an authenticator app shows at time `t` (tests and the demo use it).
 pub fn totp_code_at(secret_b32: &str, t: i64) -> Option<String> {
-    let secret = data_encoding::BASE32_NOPAD.decode(secret_b32.as_bytes()).ok()?;
+    let secret = data_encoding::BASE32_NOPAD
+        .decode(secret_b32.as_bytes())
+        .ok()?;
     let totp = totp_rs::Builder::new().with_secret(secret).build().ok()?;
     Some(totp.generate(t as u64).to_string())
 }
@@ -249,7 +285,9 @@ pub fn totp_uri(shop: &str, username: &str, secret: &str) -> String {
     let enc = |s: &str| {
         s.bytes()
             .map(|b| match b {
-                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => (b as char).to_string(),
+                b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' => {
+                    (b as char).to_string()
+                }
                 _ => format!("%{b:02X}"),
             })
             .collect::<String>()
@@ -267,14 +305,22 @@ pub async fn enable_totp(db: &Db, viewer: &Viewer, secret: &str, code: &str) -> 
     let t = now();
     let Some(step) = check_totp(secret, code, t) else {
         return Err(MarketError::Invalid(
-            "That code does not match: check the time on your device and enter the current code.".to_owned(),
+            "That code does not match: check the time on your device and enter the current code."
+                .to_owned(),
         ));
     };
     let (id, secret) = (viewer.account_id, secret.to_owned());
     db.write(move |c| {
         let tx = c.transaction()?;
         accounts::set_totp(&tx, id, Some(&secret), step)?;
-        audit::record(&tx, Some(id), "totp_enabled", &format!("account {id}"), "by the account holder", t)?;
+        audit::record(
+            &tx,
+            Some(id),
+            "totp_enabled",
+            &format!("account {id}"),
+            "by the account holder",
+            t,
+        )?;
         tx.commit()?;
         Ok(())
     })
@@ -296,7 +342,14 @@ pub async fn disable_totp(db: &Db, viewer: &Viewer, password: &str) -> MarketRes
     db.write(move |c| {
         let tx = c.transaction()?;
         accounts::set_totp(&tx, id, None, 0)?;
-        audit::record(&tx, Some(id), "totp_disabled", &format!("account {id}"), "by the account holder", t)?;
+        audit::record(
+            &tx,
+            Some(id),
+            "totp_disabled",
+            &format!("account {id}"),
+            "by the account holder",
+            t,
+        )?;
         tx.commit()?;
         Ok(())
     })
@@ -314,7 +367,12 @@ pub async fn totp_enabled(db: &Db, viewer: &Viewer) -> MarketResult<bool> {
 }
 
 /// Changes the password and ends every other session.
-pub async fn change_password(db: &Db, viewer: &Viewer, current: &str, new: &str) -> MarketResult<()> {
+pub async fn change_password(
+    db: &Db,
+    viewer: &Viewer,
+    current: &str,
+    new: &str,
+) -> MarketResult<()> {
     check_password(&viewer.username, new)?;
     let id = viewer.account_id;
     let cred = db
@@ -322,7 +380,9 @@ pub async fn change_password(db: &Db, viewer: &Viewer, current: &str, new: &str)
         .await?
         .ok_or(MarketError::NotFound)?;
     if !verify_password(current.to_owned(), cred.password_hash).await {
-        return Err(MarketError::Invalid("The current password is wrong.".to_owned()));
+        return Err(MarketError::Invalid(
+            "The current password is wrong.".to_owned(),
+        ));
     }
     let hash = hash_password(new.to_owned()).await?;
     let csrf = viewer.csrf_token.clone();
@@ -342,7 +402,13 @@ pub async fn change_password(db: &Db, viewer: &Viewer, current: &str, new: &str)
 
 /// Resets a forgotten password with a recovery code; ends every session and
 /// returns fresh codes when the last one was used.
-pub async fn reset_with_recovery_code(db: &Db, username: &str, code: &str, new: &str, jar: &str) -> MarketResult<Option<Vec<String>>> {
+pub async fn reset_with_recovery_code(
+    db: &Db,
+    username: &str,
+    code: &str,
+    new: &str,
+    jar: &str,
+) -> MarketResult<Option<Vec<String>>> {
     check_password(username, new)?;
     let t = now();
     let jar_hash = digest(jar);
@@ -358,7 +424,9 @@ pub async fn reset_with_recovery_code(db: &Db, username: &str, code: &str, new: 
     let name = username.trim().to_owned();
     let Some(id) = db.read(move |c| accounts::id_by_name(c, &name)).await? else {
         record_jar_failure(db, jar_hash, jar_failures, t).await?;
-        return Err(MarketError::Invalid("Wrong username or recovery code.".to_owned()));
+        return Err(MarketError::Invalid(
+            "Wrong username or recovery code.".to_owned(),
+        ));
     };
     let hash = hash_password(new.to_owned()).await?;
     let code_hash = digest(&normalize_code(code));
@@ -375,7 +443,14 @@ pub async fn reset_with_recovery_code(db: &Db, username: &str, code: &str, new: 
             if left == 0 {
                 accounts::replace_recovery_codes(&tx, id, &fresh_hashes)?;
             }
-            audit::record(&tx, Some(id), "password_reset", &format!("account {id}"), "recovery code used", t)?;
+            audit::record(
+                &tx,
+                Some(id),
+                "password_reset",
+                &format!("account {id}"),
+                "recovery code used",
+                t,
+            )?;
             tx.commit()?;
             Ok(Some(left))
         })
@@ -383,7 +458,9 @@ pub async fn reset_with_recovery_code(db: &Db, username: &str, code: &str, new: 
     match used {
         None => {
             record_jar_failure(db, jar_hash, jar_failures, t).await?;
-            Err(MarketError::Invalid("Wrong username or recovery code.".to_owned()))
+            Err(MarketError::Invalid(
+                "Wrong username or recovery code.".to_owned(),
+            ))
         }
         Some(0) => Ok(Some(fresh)),
         Some(_) => Ok(None),
@@ -398,7 +475,14 @@ pub async fn create_admin(db: &Db, username: &str, password: &str) -> MarketResu
     db.write(move |c| {
         let tx = c.transaction()?;
         accounts::grant_role(&tx, id, Role::Admin.as_str(), None, t)?;
-        audit::record(&tx, None, "grant_role", &format!("account {id}"), "admin created from the console (souk admin create)", t)?;
+        audit::record(
+            &tx,
+            None,
+            "grant_role",
+            &format!("account {id}"),
+            "admin created from the console (souk admin create)",
+            t,
+        )?;
         tx.commit()?;
         Ok(())
     })
@@ -407,7 +491,14 @@ pub async fn create_admin(db: &Db, username: &str, password: &str) -> MarketResu
 }
 
 /// Grants or revokes a role (admins only); every change is audited.
-pub async fn set_role(db: &Db, admin: &AdminCap, account_id: i64, role: Role, grant: bool, reason: &str) -> MarketResult<()> {
+pub async fn set_role(
+    db: &Db,
+    admin: &AdminCap,
+    account_id: i64,
+    role: Role,
+    grant: bool,
+    reason: &str,
+) -> MarketResult<()> {
     let reason = required_reason(reason)?;
     let (by, t) = (admin.account_id(), now());
     let by = (by != 0).then_some(by);
@@ -423,22 +514,43 @@ pub async fn set_role(db: &Db, admin: &AdminCap, account_id: i64, role: Role, gr
                 accounts::revoke_role(&tx, account_id, role.as_str())?;
             }
             let action = if grant { "grant_role" } else { "revoke_role" };
-            audit::record(&tx, by, action, &format!("account {account_id} role {role}"), &reason, t)?;
+            audit::record(
+                &tx,
+                by,
+                action,
+                &format!("account {account_id} role {role}"),
+                &reason,
+                t,
+            )?;
             tx.commit()?;
             Ok(true)
         })
         .await?;
-    if changed { Ok(()) } else { Err(MarketError::NotFound) }
+    if changed {
+        Ok(())
+    } else {
+        Err(MarketError::NotFound)
+    }
 }
 
 /// Suspends, bans or reinstates an account (admins only). Its sessions end at once.
-pub async fn set_status(db: &Db, admin: &AdminCap, account_id: i64, status: &str, reason: &str) -> MarketResult<()> {
+pub async fn set_status(
+    db: &Db,
+    admin: &AdminCap,
+    account_id: i64,
+    status: &str,
+    reason: &str,
+) -> MarketResult<()> {
     if !["active", "suspended", "banned"].contains(&status) {
-        return Err(MarketError::Invalid("Choose active, suspended or banned.".to_owned()));
+        return Err(MarketError::Invalid(
+            "Choose active, suspended or banned.".to_owned(),
+        ));
     }
     let reason = required_reason(reason)?;
     if account_id == admin.account_id() && status != "active" {
-        return Err(MarketError::Invalid("You cannot suspend or ban yourself.".to_owned()));
+        return Err(MarketError::Invalid(
+            "You cannot suspend or ban yourself.".to_owned(),
+        ));
     }
     let (by, t, status) = (admin.account_id(), now(), status.to_owned());
     let done = db
@@ -451,22 +563,42 @@ pub async fn set_status(db: &Db, admin: &AdminCap, account_id: i64, status: &str
             if status != "active" {
                 sessions::delete_all(&tx, account_id)?;
             }
-            audit::record(&tx, Some(by), &format!("account_{status}"), &format!("account {account_id}"), &reason, t)?;
+            audit::record(
+                &tx,
+                Some(by),
+                &format!("account_{status}"),
+                &format!("account {account_id}"),
+                &reason,
+                t,
+            )?;
             tx.commit()?;
             Ok(true)
         })
         .await?;
-    if done { Ok(()) } else { Err(MarketError::NotFound) }
+    if done {
+        Ok(())
+    } else {
+        Err(MarketError::NotFound)
+    }
 }
 
 /// Asks to become a vendor (or becomes one at once when the operator opened vendor sign-up).
-pub async fn apply_as_vendor(db: &Db, viewer: &Viewer, statement: &str, open_signup: bool) -> MarketResult<()> {
+pub async fn apply_as_vendor(
+    db: &Db,
+    viewer: &Viewer,
+    statement: &str,
+    open_signup: bool,
+) -> MarketResult<()> {
     if viewer.has(Role::Vendor) {
-        return Err(MarketError::Conflict("You are a vendor already.".to_owned()));
+        return Err(MarketError::Conflict(
+            "You are a vendor already.".to_owned(),
+        ));
     }
     let statement = statement.trim().to_owned();
     if statement.chars().count() > 2000 {
-        return Err(MarketError::Invalid("Keep the statement under 2000 characters.".to_owned()));
+        return Err(MarketError::Invalid(
+            "Keep the statement under 2000 characters.".to_owned(),
+        ));
     }
     let (id, t) = (viewer.account_id, now());
     let filed = db
@@ -474,7 +606,14 @@ pub async fn apply_as_vendor(db: &Db, viewer: &Viewer, statement: &str, open_sig
             let tx = c.transaction()?;
             if open_signup {
                 accounts::grant_role(&tx, id, Role::Vendor.as_str(), None, t)?;
-                audit::record(&tx, Some(id), "grant_role", &format!("account {id} role vendor"), "open vendor sign-up", t)?;
+                audit::record(
+                    &tx,
+                    Some(id),
+                    "grant_role",
+                    &format!("account {id} role vendor"),
+                    "open vendor sign-up",
+                    t,
+                )?;
             } else if !accounts::insert_application(&tx, id, &statement, t)? {
                 return Ok(false);
             }
@@ -485,12 +624,20 @@ pub async fn apply_as_vendor(db: &Db, viewer: &Viewer, statement: &str, open_sig
     if filed {
         Ok(())
     } else {
-        Err(MarketError::Conflict("Your application is already waiting for an admin.".to_owned()))
+        Err(MarketError::Conflict(
+            "Your application is already waiting for an admin.".to_owned(),
+        ))
     }
 }
 
 /// Approves or rejects a vendor application (admins only).
-pub async fn decide_application(db: &Db, admin: &AdminCap, application_id: i64, approve: bool, reason: &str) -> MarketResult<()> {
+pub async fn decide_application(
+    db: &Db,
+    admin: &AdminCap,
+    application_id: i64,
+    approve: bool,
+    reason: &str,
+) -> MarketResult<()> {
     let reason = if approve && reason.trim().is_empty() {
         "approved".to_owned()
     } else {
@@ -500,19 +647,34 @@ pub async fn decide_application(db: &Db, admin: &AdminCap, application_id: i64, 
     let done = db
         .write(move |c| {
             let tx = c.transaction()?;
-            let Some(applicant) = accounts::decide_application(&tx, application_id, approve, by, &reason, t)? else {
+            let Some(applicant) =
+                accounts::decide_application(&tx, application_id, approve, by, &reason, t)?
+            else {
                 return Ok(false);
             };
             if approve {
                 accounts::grant_role(&tx, applicant, Role::Vendor.as_str(), Some(by), t)?;
             }
             let (action, text) = if approve {
-                ("vendor_approved", "Your vendor application was approved: you can now create listings.".to_owned())
+                (
+                    "vendor_approved",
+                    "Your vendor application was approved: you can now create listings.".to_owned(),
+                )
             } else {
-                ("vendor_rejected", format!("Your vendor application was not approved: {reason}"))
+                (
+                    "vendor_rejected",
+                    format!("Your vendor application was not approved: {reason}"),
+                )
             };
             notifications::push(&tx, applicant, action, &text, "/account", t)?;
-            audit::record(&tx, Some(by), action, &format!("account {applicant}"), &reason, t)?;
+            audit::record(
+                &tx,
+                Some(by),
+                action,
+                &format!("account {applicant}"),
+                &reason,
+                t,
+            )?;
             tx.commit()?;
             Ok(true)
         })
@@ -520,7 +682,9 @@ pub async fn decide_application(db: &Db, admin: &AdminCap, application_id: i64, 
     if done {
         Ok(())
     } else {
-        Err(MarketError::Conflict("That application was decided already.".to_owned()))
+        Err(MarketError::Conflict(
+            "That application was decided already.".to_owned(),
+        ))
     }
 }
 
@@ -541,7 +705,8 @@ pub async fn set_pgp_key(db: &Db, vendor: &super::auth::VendorCap, key: &str) ->
         Some(key)
     };
     let id = vendor.account_id();
-    db.write(move |c| accounts::set_pgp_key(c, id, stored.as_deref())).await?;
+    db.write(move |c| accounts::set_pgp_key(c, id, stored.as_deref()))
+        .await?;
     Ok(())
 }
 
@@ -549,24 +714,39 @@ pub async fn set_pgp_key(db: &Db, vendor: &super::auth::VendorCap, key: &str) ->
 pub async fn pgp_key(db: &Db, viewer: &Viewer) -> MarketResult<Option<String>> {
     let id = viewer.account_id;
     Ok(db
-        .read(move |c| Ok(c.query_row("SELECT pgp_key FROM accounts WHERE id = ?1", [id], |r| r.get(0))?))
+        .read(move |c| {
+            Ok(
+                c.query_row("SELECT pgp_key FROM accounts WHERE id = ?1", [id], |r| {
+                    r.get(0)
+                })?,
+            )
+        })
         .await?)
 }
 
 /// The viewer's latest vendor application.
-pub async fn latest_application(db: &Db, viewer: &Viewer) -> MarketResult<Option<accounts::Application>> {
+pub async fn latest_application(
+    db: &Db,
+    viewer: &Viewer,
+) -> MarketResult<Option<accounts::Application>> {
     let id = viewer.account_id;
-    Ok(db.read(move |c| accounts::latest_application(c, id)).await?)
+    Ok(db
+        .read(move |c| accounts::latest_application(c, id))
+        .await?)
 }
 
 /// Privileged actions need a reason for the audit log.
 pub fn required_reason(reason: &str) -> MarketResult<String> {
     let r = reason.trim();
     if r.is_empty() {
-        return Err(MarketError::Invalid("Give a reason: it goes into the audit log.".to_owned()));
+        return Err(MarketError::Invalid(
+            "Give a reason: it goes into the audit log.".to_owned(),
+        ));
     }
     if r.chars().count() > 1000 {
-        return Err(MarketError::Invalid("Keep the reason under 1000 characters.".to_owned()));
+        return Err(MarketError::Invalid(
+            "Keep the reason under 1000 characters.".to_owned(),
+        ));
     }
     Ok(r.to_owned())
 }
@@ -589,7 +769,11 @@ mod tests {
         let t = 1_800_000_000;
         let code = totp_code_at(&secret, t).unwrap();
         assert_eq!(check_totp(&secret, &code, t), Some(t / 30));
-        assert_eq!(check_totp(&secret, &code, t + 30), Some(t / 30), "one step late is fine");
+        assert_eq!(
+            check_totp(&secret, &code, t + 30),
+            Some(t / 30),
+            "one step late is fine"
+        );
         assert_eq!(check_totp(&secret, &code, t + 90), None);
         assert_eq!(check_totp(&secret, "000000x", t), None);
     }

@@ -80,7 +80,9 @@ impl Viewer {
     /// Proof of being a moderator (admins moderate too).
     pub fn moderator(&self) -> MarketResult<ModeratorCap> {
         if self.has(Role::Admin) {
-            return Ok(ModeratorCap { id: self.account_id });
+            return Ok(ModeratorCap {
+                id: self.account_id,
+            });
         }
         self.require(Role::Moderator).map(|id| ModeratorCap { id })
     }
@@ -203,7 +205,11 @@ pub async fn end_all_sessions(db: &Db, viewer: &Viewer) -> MarketResult<usize> {
 }
 
 /// The viewer's sessions, newest first, with the current one marked.
-pub async fn list_sessions(db: &Db, viewer: &Viewer, current_token: &str) -> MarketResult<Vec<sessions::SessionInfo>> {
+pub async fn list_sessions(
+    db: &Db,
+    viewer: &Viewer,
+    current_token: &str,
+) -> MarketResult<Vec<sessions::SessionInfo>> {
     let id = viewer.account_id;
     let current = digest(current_token);
     Ok(db.read(move |c| sessions::list(c, id, &current)).await?)
@@ -214,7 +220,10 @@ pub async fn purge_expired(db: &Db) -> MarketResult<()> {
     let t = now();
     db.write(move |c| {
         sessions::purge_expired(c, t)?;
-        c.execute("DELETE FROM login_throttle WHERE updated_at < ?1", [t - 86_400])?;
+        c.execute(
+            "DELETE FROM login_throttle WHERE updated_at < ?1",
+            [t - 86_400],
+        )?;
         Ok(())
     })
     .await?;

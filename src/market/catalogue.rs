@@ -82,13 +82,19 @@ pub async fn search(db: &Db, query: &Query) -> MarketResult<Page> {
     let min_price = price("Lowest price", &query.min_xmr)?;
     let max_price = price("Highest price", &query.max_xmr)?;
     let page = query.page.clamp(1, MAX_PAGE);
-    let (category, vendor) = (query.category.trim().to_owned(), query.vendor.trim().to_owned());
+    let (category, vendor) = (
+        query.category.trim().to_owned(),
+        query.vendor.trim().to_owned(),
+    );
     let cards = db
         .read(move |c| {
             let category_id = if category.is_empty() {
                 None
             } else {
-                match listings::categories(c)?.into_iter().find(|k| k.slug == category) {
+                match listings::categories(c)?
+                    .into_iter()
+                    .find(|k| k.slug == category)
+                {
                     Some(k) => Some(k.id),
                     None => return Ok(None),
                 }
@@ -144,8 +150,14 @@ mod tests {
 
     #[test]
     fn search_text_cannot_be_fts_syntax() {
-        assert_eq!(fts_query("red  shoes"), Some("\"red\"* \"shoes\"*".to_owned()));
-        assert_eq!(fts_query("\" OR NEAR(a b) *"), Some("\"OR\"* \"NEAR\"* \"a\"* \"b\"*".to_owned()));
+        assert_eq!(
+            fts_query("red  shoes"),
+            Some("\"red\"* \"shoes\"*".to_owned())
+        );
+        assert_eq!(
+            fts_query("\" OR NEAR(a b) *"),
+            Some("\"OR\"* \"NEAR\"* \"a\"* \"b\"*".to_owned())
+        );
         assert_eq!(fts_query("  -- ** "), None);
     }
 

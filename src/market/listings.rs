@@ -41,7 +41,9 @@ async fn validate(db: &Db, input: &ListingInput) -> MarketResult<listings::Listi
     let price = Piconero::parse_xmr(&input.price_xmr)
         .map_err(|e| MarketError::Invalid(format!("Price: {e}.")))?;
     if price.0 == 0 {
-        return Err(MarketError::Invalid("Price: it must be more than 0.".to_owned()));
+        return Err(MarketError::Invalid(
+            "Price: it must be more than 0.".to_owned(),
+        ));
     }
     let stock: i64 = input
         .stock
@@ -49,7 +51,9 @@ async fn validate(db: &Db, input: &ListingInput) -> MarketResult<listings::Listi
         .parse()
         .ok()
         .filter(|s| (0..=1_000_000).contains(s))
-        .ok_or_else(|| MarketError::Invalid("Stock: enter a whole number from 0 to 1000000.".to_owned()))?;
+        .ok_or_else(|| {
+            MarketError::Invalid("Stock: enter a whole number from 0 to 1000000.".to_owned())
+        })?;
     let mut delivery = Vec::new();
     for (label, price) in &input.delivery {
         if label.trim().is_empty() && price.trim().is_empty() {
@@ -65,7 +69,9 @@ async fn validate(db: &Db, input: &ListingInput) -> MarketResult<listings::Listi
         delivery.push((label, p.as_i64()));
     }
     if delivery.is_empty() {
-        return Err(MarketError::Invalid("Add at least one delivery option (it may cost 0).".to_owned()));
+        return Err(MarketError::Invalid(
+            "Add at least one delivery option (it may cost 0).".to_owned(),
+        ));
     }
     if delivery.len() > MAX_DELIVERY_OPTIONS {
         return Err(MarketError::Invalid(format!(
@@ -74,7 +80,11 @@ async fn validate(db: &Db, input: &ListingInput) -> MarketResult<listings::Listi
     }
     let slug = input.category.trim().to_owned();
     let category = db
-        .read(move |c| Ok(listings::categories(c)?.into_iter().find(|k| k.slug == slug)))
+        .read(move |c| {
+            Ok(listings::categories(c)?
+                .into_iter()
+                .find(|k| k.slug == slug))
+        })
         .await?
         .ok_or_else(|| MarketError::Invalid("Choose a category from the list.".to_owned()))?;
     Ok(listings::ListingFields {
@@ -102,7 +112,12 @@ pub async fn create(db: &Db, vendor: &VendorCap, input: &ListingInput) -> Market
 }
 
 /// Edits one of the vendor's listings.
-pub async fn update(db: &Db, vendor: &VendorCap, listing_id: i64, input: &ListingInput) -> MarketResult<()> {
+pub async fn update(
+    db: &Db,
+    vendor: &VendorCap,
+    listing_id: i64,
+    input: &ListingInput,
+) -> MarketResult<()> {
     let fields = validate(db, input).await?;
     let (id, t) = (vendor.account_id(), now());
     let done = db
@@ -132,7 +147,12 @@ pub enum VendorAction {
 }
 
 /// Pauses, resumes or deletes one of the vendor's listings.
-pub async fn vendor_action(db: &Db, vendor: &VendorCap, listing_id: i64, action: VendorAction) -> MarketResult<()> {
+pub async fn vendor_action(
+    db: &Db,
+    vendor: &VendorCap,
+    listing_id: i64,
+    action: VendorAction,
+) -> MarketResult<()> {
     let (to, from): (&'static str, &'static [&'static str]) = match action {
         VendorAction::Pause => ("paused", &["active"]),
         VendorAction::Resume => ("active", &["paused"]),
@@ -145,7 +165,9 @@ pub async fn vendor_action(db: &Db, vendor: &VendorCap, listing_id: i64, action:
     if done {
         Ok(())
     } else {
-        Err(MarketError::Conflict("That listing cannot be changed that way now.".to_owned()))
+        Err(MarketError::Conflict(
+            "That listing cannot be changed that way now.".to_owned(),
+        ))
     }
 }
 
@@ -196,9 +218,13 @@ pub fn reencode(bytes: &[u8]) -> MarketResult<Encoded> {
         )));
     }
     let not_image = || {
-        MarketError::Invalid("That file is not a JPEG, PNG or WebP image this shop can read.".to_owned())
+        MarketError::Invalid(
+            "That file is not a JPEG, PNG or WebP image this shop can read.".to_owned(),
+        )
     };
-    let mut reader = ImageReader::new(Cursor::new(bytes)).with_guessed_format().map_err(|_| not_image())?;
+    let mut reader = ImageReader::new(Cursor::new(bytes))
+        .with_guessed_format()
+        .map_err(|_| not_image())?;
     let mut limits = image::Limits::default();
     limits.max_image_width = Some(10_000);
     limits.max_image_height = Some(10_000);
@@ -222,11 +248,23 @@ pub fn reencode(bytes: &[u8]) -> MarketResult<Encoded> {
     let full_bytes = encode(&full, 85)?;
     let thumb_bytes = encode(&thumb, 80)?;
     let etag = data_encoding::HEXLOWER.encode(&super::digest_bytes(&full_bytes)[..12]);
-    Ok(("image/jpeg", full.width(), full.height(), full_bytes, thumb_bytes, etag))
+    Ok((
+        "image/jpeg",
+        full.width(),
+        full.height(),
+        full_bytes,
+        thumb_bytes,
+        etag,
+    ))
 }
 
 /// Adds an image to one of the vendor's listings.
-pub async fn add_image(db: &Db, vendor: &VendorCap, listing_id: i64, upload: Vec<u8>) -> MarketResult<i64> {
+pub async fn add_image(
+    db: &Db,
+    vendor: &VendorCap,
+    listing_id: i64,
+    upload: Vec<u8>,
+) -> MarketResult<i64> {
     for_edit(db, vendor, listing_id).await?;
     let encoded = tokio::task::spawn_blocking(move || reencode(&upload))
         .await
@@ -250,7 +288,10 @@ pub async fn add_image(db: &Db, vendor: &VendorCap, listing_id: i64, upload: Vec
 /// Removes an image from one of the vendor's listings.
 pub async fn delete_image(db: &Db, vendor: &VendorCap, image_id: i64) -> MarketResult<()> {
     let id = vendor.account_id();
-    if db.write(move |c| listings::delete_image(c, image_id, id)).await? {
+    if db
+        .write(move |c| listings::delete_image(c, image_id, id))
+        .await?
+    {
         Ok(())
     } else {
         Err(MarketError::NotFound)
@@ -258,7 +299,12 @@ pub async fn delete_image(db: &Db, vendor: &VendorCap, image_id: i64) -> MarketR
 }
 
 /// An image for serving, if the viewer may see its listing.
-pub async fn image(db: &Db, viewer: Option<&Viewer>, image_id: i64, thumb: bool) -> MarketResult<(String, Vec<u8>, String)> {
+pub async fn image(
+    db: &Db,
+    viewer: Option<&Viewer>,
+    image_id: i64,
+    thumb: bool,
+) -> MarketResult<(String, Vec<u8>, String)> {
     let (ct, bytes, etag, state, vendor_id) = db
         .read(move |c| listings::image(c, image_id, thumb))
         .await?
@@ -278,14 +324,19 @@ mod tests {
     fn reencoding_strips_metadata_and_refuses_non_images() {
         // A small PNG with a text chunk (metadata) in it.
         let mut png = Vec::new();
-        let img = image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 128]));
-        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png).unwrap();
+        let img =
+            image::RgbImage::from_fn(64, 48, |x, y| image::Rgb([x as u8 * 4, y as u8 * 5, 128]));
+        img.write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+            .unwrap();
         let (ct, w, h, full, thumb, _) = reencode(&png).unwrap();
         assert_eq!((ct, w, h), ("image/jpeg", 64, 48));
         assert_eq!(&full[..2], &[0xFF, 0xD8], "a JPEG");
         assert!(!full.windows(4).any(|w| w == b"Exif"), "no EXIF");
         assert!(!thumb.is_empty());
         assert!(reencode(b"<svg onload=alert(1)>").is_err());
-        assert!(reencode(&png[..png.len() / 2]).is_err(), "a truncated image is refused");
+        assert!(
+            reencode(&png[..png.len() / 2]).is_err(),
+            "a truncated image is refused"
+        );
     }
 }

@@ -20,10 +20,14 @@ impl Piconero {
         let (whole, frac) = t.split_once('.').unwrap_or((t, ""));
         let digits = |s: &str| s.chars().all(|c| c.is_ascii_digit());
         if !digits(whole) || !digits(frac) || (whole.is_empty() && frac.is_empty()) {
-            return Err(format!("\"{t}\" is not an amount in XMR: use digits and one dot, e.g. 0.25"));
+            return Err(format!(
+                "\"{t}\" is not an amount in XMR: use digits and one dot, e.g. 0.25"
+            ));
         }
         if frac.len() > 12 {
-            return Err(format!("\"{t}\" has more than 12 decimals: Monero counts in piconero (0.000000000001)"));
+            return Err(format!(
+                "\"{t}\" has more than 12 decimals: Monero counts in piconero (0.000000000001)"
+            ));
         }
         let whole: u64 = if whole.is_empty() {
             0
@@ -33,7 +37,9 @@ impl Piconero {
         let frac_value: u64 = if frac.is_empty() {
             0
         } else {
-            format!("{frac:0<12}").parse().expect("12 ascii digits fit in u64")
+            format!("{frac:0<12}")
+                .parse()
+                .expect("12 ascii digits fit in u64")
         };
         whole
             .checked_mul(PICONERO_PER_XMR)
@@ -99,7 +105,16 @@ mod tests {
 
     #[test]
     fn refuses_what_is_not_an_amount() {
-        for bad in ["", "abc", "1.2.3", "-1", "1e3", "0.0000000000001", "99999999999999999999", "."] {
+        for bad in [
+            "",
+            "abc",
+            "1.2.3",
+            "-1",
+            "1e3",
+            "0.0000000000001",
+            "99999999999999999999",
+            ".",
+        ] {
             assert!(Piconero::parse_xmr(bad).is_err(), "{bad}");
         }
     }

@@ -26,7 +26,12 @@ pub struct Credentials {
 }
 
 /// Creates an account; `None` when the username is taken.
-pub fn insert(tx: &Transaction<'_>, username: &str, password_hash: &str, now: i64) -> Result<Option<i64>, StoreError> {
+pub fn insert(
+    tx: &Transaction<'_>,
+    username: &str,
+    password_hash: &str,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
     let inserted = tx.execute(
         "INSERT INTO accounts (username, password_hash, created_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (username) DO NOTHING",
@@ -36,7 +41,10 @@ pub fn insert(tx: &Transaction<'_>, username: &str, password_hash: &str, now: i6
 }
 
 /// Credentials by username (case-insensitive).
-pub fn credentials_by_name(c: &Connection, username: &str) -> Result<Option<Credentials>, StoreError> {
+pub fn credentials_by_name(
+    c: &Connection,
+    username: &str,
+) -> Result<Option<Credentials>, StoreError> {
     credentials_where(c, "username = ?1", &username)
 }
 
@@ -45,7 +53,11 @@ pub fn credentials_by_id(c: &Connection, id: i64) -> Result<Option<Credentials>,
     credentials_where(c, "id = ?1", &id)
 }
 
-fn credentials_where(c: &Connection, cond: &str, arg: &dyn rusqlite::ToSql) -> Result<Option<Credentials>, StoreError> {
+fn credentials_where(
+    c: &Connection,
+    cond: &str,
+    arg: &dyn rusqlite::ToSql,
+) -> Result<Option<Credentials>, StoreError> {
     let sql = format!(
         "SELECT id, password_hash, status, status_reason, totp_secret, totp_last_step, failed_logins, locked_until
          FROM accounts WHERE {cond}"
@@ -67,18 +79,31 @@ fn credentials_where(c: &Connection, cond: &str, arg: &dyn rusqlite::ToSql) -> R
 
 /// Username of an account.
 pub fn username(c: &Connection, id: i64) -> Result<Option<String>, StoreError> {
-    Ok(c.query_row("SELECT username FROM accounts WHERE id = ?1", [id], |r| r.get(0))
-        .optional()?)
+    Ok(
+        c.query_row("SELECT username FROM accounts WHERE id = ?1", [id], |r| {
+            r.get(0)
+        })
+        .optional()?,
+    )
 }
 
 /// Account id by username.
 pub fn id_by_name(c: &Connection, username: &str) -> Result<Option<i64>, StoreError> {
-    Ok(c.query_row("SELECT id FROM accounts WHERE username = ?1", [username], |r| r.get(0))
-        .optional()?)
+    Ok(c.query_row(
+        "SELECT id FROM accounts WHERE username = ?1",
+        [username],
+        |r| r.get(0),
+    )
+    .optional()?)
 }
 
 /// Records a failed login on the account.
-pub fn record_failure(c: &Connection, id: i64, failed: i64, locked_until: i64) -> Result<(), StoreError> {
+pub fn record_failure(
+    c: &Connection,
+    id: i64,
+    failed: i64,
+    locked_until: i64,
+) -> Result<(), StoreError> {
     c.execute(
         "UPDATE accounts SET failed_logins = ?2, locked_until = ?3 WHERE id = ?1",
         params![id, failed, locked_until],
@@ -99,12 +124,20 @@ pub fn record_success(c: &Connection, id: i64, totp_step: Option<i64>) -> Result
 
 /// Replaces the password hash.
 pub fn set_password(c: &Connection, id: i64, hash: &str) -> Result<(), StoreError> {
-    c.execute("UPDATE accounts SET password_hash = ?2 WHERE id = ?1", params![id, hash])?;
+    c.execute(
+        "UPDATE accounts SET password_hash = ?2 WHERE id = ?1",
+        params![id, hash],
+    )?;
     Ok(())
 }
 
 /// Turns two-factor on (Some) or off (None).
-pub fn set_totp(c: &Connection, id: i64, secret: Option<&str>, step: i64) -> Result<(), StoreError> {
+pub fn set_totp(
+    c: &Connection,
+    id: i64,
+    secret: Option<&str>,
+    step: i64,
+) -> Result<(), StoreError> {
     c.execute(
         "UPDATE accounts SET totp_secret = ?2, totp_last_step = ?3 WHERE id = ?1",
         params![id, secret, step],
@@ -113,7 +146,12 @@ pub fn set_totp(c: &Connection, id: i64, secret: Option<&str>, step: i64) -> Res
 }
 
 /// Sets the account status (`active`, `suspended`, `banned`) and the reason.
-pub fn set_status(c: &Connection, id: i64, status: &str, reason: Option<&str>) -> Result<bool, StoreError> {
+pub fn set_status(
+    c: &Connection,
+    id: i64,
+    status: &str,
+    reason: Option<&str>,
+) -> Result<bool, StoreError> {
     Ok(c.execute(
         "UPDATE accounts SET status = ?2, status_reason = ?3 WHERE id = ?1",
         params![id, status, reason],
@@ -122,14 +160,22 @@ pub fn set_status(c: &Connection, id: i64, status: &str, reason: Option<&str>) -
 
 /// Sets the vendor's public PGP key (None removes it).
 pub fn set_pgp_key(c: &Connection, id: i64, key: Option<&str>) -> Result<(), StoreError> {
-    c.execute("UPDATE accounts SET pgp_key = ?2 WHERE id = ?1", params![id, key])?;
+    c.execute(
+        "UPDATE accounts SET pgp_key = ?2 WHERE id = ?1",
+        params![id, key],
+    )?;
     Ok(())
 }
 
 /// Stores fresh recovery code hashes, replacing the old ones.
-pub fn replace_recovery_codes(c: &Connection, id: i64, hashes: &[Vec<u8>]) -> Result<(), StoreError> {
+pub fn replace_recovery_codes(
+    c: &Connection,
+    id: i64,
+    hashes: &[Vec<u8>],
+) -> Result<(), StoreError> {
     c.execute("DELETE FROM recovery_codes WHERE account_id = ?1", [id])?;
-    let mut stmt = c.prepare("INSERT INTO recovery_codes (account_id, code_hash) VALUES (?1, ?2)")?;
+    let mut stmt =
+        c.prepare("INSERT INTO recovery_codes (account_id, code_hash) VALUES (?1, ?2)")?;
     for h in hashes {
         stmt.execute(params![id, h])?;
     }
@@ -137,7 +183,12 @@ pub fn replace_recovery_codes(c: &Connection, id: i64, hashes: &[Vec<u8>]) -> Re
 }
 
 /// Marks an unused recovery code used; false when there was none such.
-pub fn use_recovery_code(c: &Connection, id: i64, hash: &[u8], now: i64) -> Result<bool, StoreError> {
+pub fn use_recovery_code(
+    c: &Connection,
+    id: i64,
+    hash: &[u8],
+    now: i64,
+) -> Result<bool, StoreError> {
     Ok(c.execute(
         "UPDATE recovery_codes SET used_at = ?3 WHERE account_id = ?1 AND code_hash = ?2 AND used_at IS NULL",
         params![id, hash, now],
@@ -154,7 +205,13 @@ pub fn recovery_codes_left(c: &Connection, id: i64) -> Result<i64, StoreError> {
 }
 
 /// Grants a role (idempotent).
-pub fn grant_role(c: &Connection, id: i64, role: &str, by: Option<i64>, now: i64) -> Result<(), StoreError> {
+pub fn grant_role(
+    c: &Connection,
+    id: i64,
+    role: &str,
+    by: Option<i64>,
+    now: i64,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO account_roles (account_id, role, granted_by, granted_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT DO NOTHING",
@@ -173,8 +230,11 @@ pub fn revoke_role(c: &Connection, id: i64, role: &str) -> Result<bool, StoreErr
 
 /// Role names of an account.
 pub fn roles(c: &Connection, id: i64) -> Result<Vec<String>, StoreError> {
-    let mut stmt = c.prepare_cached("SELECT role FROM account_roles WHERE account_id = ?1 ORDER BY role")?;
-    let rows = stmt.query_map([id], |r| r.get(0))?.collect::<Result<Vec<String>, _>>()?;
+    let mut stmt =
+        c.prepare_cached("SELECT role FROM account_roles WHERE account_id = ?1 ORDER BY role")?;
+    let rows = stmt
+        .query_map([id], |r| r.get(0))?
+        .collect::<Result<Vec<String>, _>>()?;
     Ok(rows)
 }
 
@@ -199,7 +259,13 @@ pub fn jar_state(c: &Connection, jar: &[u8]) -> Result<(i64, i64), StoreError> {
 }
 
 /// Records a failure for a jar.
-pub fn jar_failure(c: &Connection, jar: &[u8], failures: i64, locked_until: i64, now: i64) -> Result<(), StoreError> {
+pub fn jar_failure(
+    c: &Connection,
+    jar: &[u8],
+    failures: i64,
+    locked_until: i64,
+    now: i64,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO login_throttle (jar_hash, failures, locked_until, updated_at) VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (jar_hash) DO UPDATE SET failures = ?2, locked_until = ?3, updated_at = ?4",
@@ -234,7 +300,12 @@ pub struct Application {
 }
 
 /// Files an application; false when one is already pending.
-pub fn insert_application(c: &Connection, id: i64, statement: &str, now: i64) -> Result<bool, StoreError> {
+pub fn insert_application(
+    c: &Connection,
+    id: i64,
+    statement: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     Ok(c.execute(
         "INSERT INTO vendor_applications (account_id, statement, created_at) VALUES (?1, ?2, ?3)
          ON CONFLICT DO NOTHING",
@@ -258,7 +329,11 @@ const APPLICATION_COLUMNS: &str =
     "v.id, v.account_id, a.username, v.statement, v.state, v.reason, v.created_at";
 
 /// Pending applications, oldest first.
-pub fn pending_applications(c: &Connection, limit: i64, offset: i64) -> Result<Vec<Application>, StoreError> {
+pub fn pending_applications(
+    c: &Connection,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Application>, StoreError> {
     let sql = format!(
         "SELECT {APPLICATION_COLUMNS} FROM vendor_applications v JOIN accounts a ON a.id = v.account_id
          WHERE v.state = 'pending' ORDER BY v.created_at, v.id LIMIT ?1 OFFSET ?2"
@@ -271,12 +346,16 @@ pub fn pending_applications(c: &Connection, limit: i64, offset: i64) -> Result<V
 }
 
 /// The latest application of an account.
-pub fn latest_application(c: &Connection, account_id: i64) -> Result<Option<Application>, StoreError> {
+pub fn latest_application(
+    c: &Connection,
+    account_id: i64,
+) -> Result<Option<Application>, StoreError> {
     let sql = format!(
         "SELECT {APPLICATION_COLUMNS} FROM vendor_applications v JOIN accounts a ON a.id = v.account_id
          WHERE v.account_id = ?1 ORDER BY v.id DESC LIMIT 1"
     );
-    Ok(c.query_row(&sql, [account_id], application_row).optional()?)
+    Ok(c.query_row(&sql, [account_id], application_row)
+        .optional()?)
 }
 
 /// Decides a pending application (compare-and-set on `pending`); returns the applicant.
@@ -314,7 +393,12 @@ pub struct AccountSummary {
 }
 
 /// Accounts whose name starts with `prefix`, by name.
-pub fn search_accounts(c: &Connection, prefix: &str, limit: i64, offset: i64) -> Result<Vec<AccountSummary>, StoreError> {
+pub fn search_accounts(
+    c: &Connection,
+    prefix: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<AccountSummary>, StoreError> {
     let pattern = format!("{}%", prefix.replace(['%', '_'], ""));
     let mut stmt = c.prepare(
         "SELECT a.id, a.username, a.status,

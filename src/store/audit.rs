@@ -5,7 +5,14 @@ use rusqlite::{Connection, params};
 use super::StoreError;
 
 /// Appends one entry; call inside the transaction of the action itself.
-pub fn record(c: &Connection, actor: Option<i64>, action: &str, target: &str, reason: &str, now: i64) -> Result<(), StoreError> {
+pub fn record(
+    c: &Connection,
+    actor: Option<i64>,
+    action: &str,
+    target: &str,
+    reason: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO audit_log (actor_id, action, target, reason, at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![actor, action, target, reason, now],

@@ -60,7 +60,10 @@ const CARD_COLUMNS: &str = "l.id, l.title, l.price_piconero, a.username,
 /// The SQL and parameters for a page of cards (public for EXPLAIN QUERY PLAN tests).
 pub fn page_sql(filter: &Filter, sort: Sort, limit: i64, offset: i64) -> (String, Vec<Value>) {
     let mut params: Vec<Value> = Vec::new();
-    let mut conds = vec!["l.state = 'active'".to_owned(), "a.status = 'active'".to_owned()];
+    let mut conds = vec![
+        "l.state = 'active'".to_owned(),
+        "a.status = 'active'".to_owned(),
+    ];
     let from = if let Some(q) = &filter.fts {
         params.push(Value::Text(q.clone()));
         conds.push(format!("listings_fts MATCH ?{}", params.len()));
@@ -103,7 +106,13 @@ pub fn page_sql(filter: &Filter, sort: Sort, limit: i64, offset: i64) -> (String
 }
 
 /// A page of cards.
-pub fn page(c: &Connection, filter: &Filter, sort: Sort, limit: i64, offset: i64) -> Result<Vec<Card>, StoreError> {
+pub fn page(
+    c: &Connection,
+    filter: &Filter,
+    sort: Sort,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Card>, StoreError> {
     let (sql, params) = page_sql(filter, sort, limit, offset);
     let mut stmt = c.prepare_cached(&sql)?;
     let rows = stmt

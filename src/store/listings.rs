@@ -17,15 +17,27 @@ pub struct Category {
 
 /// All categories in display order.
 pub fn categories(c: &Connection) -> Result<Vec<Category>, StoreError> {
-    let mut stmt = c.prepare_cached("SELECT id, slug, name FROM categories ORDER BY position, name")?;
+    let mut stmt =
+        c.prepare_cached("SELECT id, slug, name FROM categories ORDER BY position, name")?;
     let rows = stmt
-        .query_map([], |r| Ok(Category { id: r.get(0)?, slug: r.get(1)?, name: r.get(2)? }))?
+        .query_map([], |r| {
+            Ok(Category {
+                id: r.get(0)?,
+                slug: r.get(1)?,
+                name: r.get(2)?,
+            })
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
 
 /// Adds or renames a category by slug.
-pub fn upsert_category(c: &Connection, slug: &str, name: &str, position: i64) -> Result<(), StoreError> {
+pub fn upsert_category(
+    c: &Connection,
+    slug: &str,
+    name: &str,
+    position: i64,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO categories (slug, name, position) VALUES (?1, ?2, ?3)
          ON CONFLICT (slug) DO UPDATE SET name = ?2, position = ?3",
@@ -72,7 +84,12 @@ pub struct ListingFields {
 }
 
 /// Creates a listing with its delivery options.
-pub fn insert(c: &Connection, vendor_id: i64, f: &ListingFields, now: i64) -> Result<i64, StoreError> {
+pub fn insert(
+    c: &Connection,
+    vendor_id: i64,
+    f: &ListingFields,
+    now: i64,
+) -> Result<i64, StoreError> {
     c.execute(
         "INSERT INTO listings (vendor_id, category_id, title, description, price_piconero, stock, created_at, updated_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
@@ -84,12 +101,27 @@ pub fn insert(c: &Connection, vendor_id: i64, f: &ListingFields, now: i64) -> Re
 }
 
 /// Updates a listing owned by `vendor_id` that moderators have not taken down.
-pub fn update(c: &Connection, id: i64, vendor_id: i64, f: &ListingFields, now: i64) -> Result<bool, StoreError> {
+pub fn update(
+    c: &Connection,
+    id: i64,
+    vendor_id: i64,
+    f: &ListingFields,
+    now: i64,
+) -> Result<bool, StoreError> {
     let n = c.execute(
         "UPDATE listings SET category_id = ?3, title = ?4, description = ?5, price_piconero = ?6,
                 stock = ?7, updated_at = ?8
          WHERE id = ?1 AND vendor_id = ?2 AND state IN ('active', 'paused')",
-        params![id, vendor_id, f.category_id, f.title, f.description, f.price, f.stock, now],
+        params![
+            id,
+            vendor_id,
+            f.category_id,
+            f.title,
+            f.description,
+            f.price,
+            f.stock,
+            now
+        ],
     )?;
     if n == 1 {
         replace_delivery(c, id, &f.delivery)?;
@@ -97,8 +129,15 @@ pub fn update(c: &Connection, id: i64, vendor_id: i64, f: &ListingFields, now: i
     Ok(n == 1)
 }
 
-fn replace_delivery(c: &Connection, listing_id: i64, options: &[(String, i64)]) -> Result<(), StoreError> {
-    c.execute("DELETE FROM delivery_options WHERE listing_id = ?1", [listing_id])?;
+fn replace_delivery(
+    c: &Connection,
+    listing_id: i64,
+    options: &[(String, i64)],
+) -> Result<(), StoreError> {
+    c.execute(
+        "DELETE FROM delivery_options WHERE listing_id = ?1",
+        [listing_id],
+    )?;
     let mut stmt = c.prepare_cached(
         "INSERT INTO delivery_options (listing_id, label, price_piconero, position) VALUES (?1, ?2, ?3, ?4)",
     )?;
@@ -110,8 +149,19 @@ fn replace_delivery(c: &Connection, listing_id: i64, options: &[(String, i64)]) 
 
 /// Moves a listing between vendor-controlled states (compare-and-set on the allowed
 /// `from` states); false when not the vendor's or not in such a state.
-pub fn set_state_by_vendor(c: &Connection, id: i64, vendor_id: i64, to: &str, from: &[&str], now: i64) -> Result<bool, StoreError> {
-    let placeholders = from.iter().map(|s| format!("'{s}'")).collect::<Vec<_>>().join(",");
+pub fn set_state_by_vendor(
+    c: &Connection,
+    id: i64,
+    vendor_id: i64,
+    to: &str,
+    from: &[&str],
+    now: i64,
+) -> Result<bool, StoreError> {
+    let placeholders = from
+        .iter()
+        .map(|s| format!("'{s}'"))
+        .collect::<Vec<_>>()
+        .join(",");
     let sql = format!(
         "UPDATE listings SET state = ?3, updated_at = ?4 WHERE id = ?1 AND vendor_id = ?2 AND state IN ({placeholders})"
     );
@@ -119,7 +169,13 @@ pub fn set_state_by_vendor(c: &Connection, id: i64, vendor_id: i64, to: &str, fr
 }
 
 /// Moderator action: hide (reversible) or remove, with the reason shown to the vendor.
-pub fn set_state_by_moderator(c: &Connection, id: i64, to: &str, reason: &str, now: i64) -> Result<Option<i64>, StoreError> {
+pub fn set_state_by_moderator(
+    c: &Connection,
+    id: i64,
+    to: &str,
+    reason: &str,
+    now: i64,
+) -> Result<Option<i64>, StoreError> {
     Ok(c.query_row(
         "UPDATE listings SET state = ?2, moderation_reason = ?3, updated_at = ?4
          WHERE id = ?1 AND state <> 'deleted' RETURNING vendor_id",
@@ -216,14 +272,24 @@ pub fn get(c: &Connection, id: i64) -> Result<Option<ListingRow>, StoreError> {
     Ok(Some(row))
 }
 
+/// A row of a vendor's own listing table: id, title, price, stock, state.
+pub type VendorListing = (i64, String, i64, i64, String);
+
 /// A vendor's own listings (any state but deleted), newest first.
-pub fn by_vendor(c: &Connection, vendor_id: i64, limit: i64, offset: i64) -> Result<Vec<(i64, String, i64, i64, String)>, StoreError> {
+pub fn by_vendor(
+    c: &Connection,
+    vendor_id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<VendorListing>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT id, title, price_piconero, stock, state FROM listings
          WHERE vendor_id = ?1 AND state <> 'deleted' ORDER BY created_at DESC, id DESC LIMIT ?2 OFFSET ?3",
     )?;
     let rows = stmt
-        .query_map(params![vendor_id, limit, offset], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?
+        .query_map(params![vendor_id, limit, offset], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?
         .collect::<Result<Vec<_>, _>>()?;
     Ok(rows)
 }
@@ -252,7 +318,11 @@ pub fn insert_image(
 
 /// Number of images of a listing.
 pub fn image_count(c: &Connection, listing_id: i64) -> Result<i64, StoreError> {
-    Ok(c.query_row("SELECT count(*) FROM listing_images WHERE listing_id = ?1", [listing_id], |r| r.get(0))?)
+    Ok(c.query_row(
+        "SELECT count(*) FROM listing_images WHERE listing_id = ?1",
+        [listing_id],
+        |r| r.get(0),
+    )?)
 }
 
 /// Deletes an image of a listing owned by `vendor_id`.
@@ -264,14 +334,18 @@ pub fn delete_image(c: &Connection, image_id: i64, vendor_id: i64) -> Result<boo
     )? == 1)
 }
 
-/// An image's bytes for serving, only when its listing is visible to everyone
-/// (`public`) or regardless (`owner_or_staff`).
-pub fn image(c: &Connection, image_id: i64, thumb: bool) -> Result<Option<(String, Vec<u8>, String, String, i64)>, StoreError> {
+/// An image to serve: content type, bytes, etag, its listing's state and vendor.
+pub type ImageBlob = (String, Vec<u8>, String, String, i64);
+
+/// An image's bytes with what decides who may see it.
+pub fn image(c: &Connection, image_id: i64, thumb: bool) -> Result<Option<ImageBlob>, StoreError> {
     let col = if thumb { "i.thumb" } else { "i.full" };
     let sql = format!(
         "SELECT i.content_type, {col}, i.etag, l.state, l.vendor_id FROM listing_images i
          JOIN listings l ON l.id = i.listing_id WHERE i.id = ?1"
     );
-    Ok(c.query_row(&sql, [image_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))
-        .optional()?)
+    Ok(c.query_row(&sql, [image_id], |r| {
+        Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    })
+    .optional()?)
 }

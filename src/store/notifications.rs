@@ -5,7 +5,14 @@ use rusqlite::{Connection, params};
 use super::StoreError;
 
 /// Adds a notification; call inside the transaction of the event.
-pub fn push(c: &Connection, account_id: i64, kind: &str, text: &str, link: &str, now: i64) -> Result<(), StoreError> {
+pub fn push(
+    c: &Connection,
+    account_id: i64,
+    kind: &str,
+    text: &str,
+    link: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     c.execute(
         "INSERT INTO notifications (account_id, kind, text, link, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
         params![account_id, kind, text, link, now],
@@ -31,7 +38,12 @@ pub struct Notification {
 }
 
 /// The account's notifications, newest first.
-pub fn page(c: &Connection, account_id: i64, limit: i64, offset: i64) -> Result<Vec<Notification>, StoreError> {
+pub fn page(
+    c: &Connection,
+    account_id: i64,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<Notification>, StoreError> {
     let mut stmt = c.prepare_cached(
         "SELECT id, kind, text, link, created_at, read_at IS NOT NULL FROM notifications
          WHERE account_id = ?1 ORDER BY id DESC LIMIT ?2 OFFSET ?3",

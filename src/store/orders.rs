@@ -114,7 +114,8 @@ pub struct OrderRow {
     pub created_at: i64,
 }
 
-const ORDER_COLUMNS: &str = "o.id, o.public_id, o.buyer_id, b.username, o.vendor_id, v.username, o.listing_id,
+const ORDER_COLUMNS: &str =
+    "o.id, o.public_id, o.buyer_id, b.username, o.vendor_id, v.username, o.listing_id,
     o.listing_title, o.quantity, o.unit_price_piconero, o.delivery_label, o.delivery_price_piconero,
     o.total_piconero, o.delivery_note, o.state, o.stock_reserved, o.payment_deadline, o.shipped_at,
     o.finalize_after, o.ended_at, o.outcome, o.outcome_vendor_percent, o.created_at";
@@ -153,7 +154,9 @@ pub fn by_public_id(c: &Connection, public_id: &str) -> Result<Option<OrderRow>,
         "SELECT {ORDER_COLUMNS} FROM orders o JOIN accounts b ON b.id = o.buyer_id
          JOIN accounts v ON v.id = o.vendor_id WHERE o.public_id = ?1"
     );
-    Ok(c.prepare_cached(&sql)?.query_row([public_id], order_row).optional()?)
+    Ok(c.prepare_cached(&sql)?
+        .query_row([public_id], order_row)
+        .optional()?)
 }
 
 /// One order by id.
@@ -162,7 +165,9 @@ pub fn by_id(c: &Connection, id: i64) -> Result<Option<OrderRow>, StoreError> {
         "SELECT {ORDER_COLUMNS} FROM orders o JOIN accounts b ON b.id = o.buyer_id
          JOIN accounts v ON v.id = o.vendor_id WHERE o.id = ?1"
     );
-    Ok(c.prepare_cached(&sql)?.query_row([id], order_row).optional()?)
+    Ok(c.prepare_cached(&sql)?
+        .query_row([id], order_row)
+        .optional()?)
 }
 
 /// Which side of the orders to list.
@@ -175,7 +180,13 @@ pub enum Side {
 }
 
 /// An account's orders, newest first.
-pub fn page(c: &Connection, account_id: i64, side: Side, limit: i64, offset: i64) -> Result<Vec<OrderRow>, StoreError> {
+pub fn page(
+    c: &Connection,
+    account_id: i64,
+    side: Side,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<OrderRow>, StoreError> {
     let col = match side {
         Side::Buyer => "o.buyer_id",
         Side::Vendor => "o.vendor_id",
@@ -251,7 +262,10 @@ pub fn transition(
              WHERE id = (SELECT listing_id FROM orders WHERE id = ?1 AND stock_reserved = 1)",
             [order_id],
         )?;
-        c.execute("UPDATE orders SET stock_reserved = 0 WHERE id = ?1", [order_id])?;
+        c.execute(
+            "UPDATE orders SET stock_reserved = 0 WHERE id = ?1",
+            [order_id],
+        )?;
     }
     c.execute(
         "INSERT INTO order_events (order_id, actor_id, from_state, to_state, reason, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -296,12 +310,20 @@ pub fn events(c: &Connection, order_id: i64) -> Result<Vec<Event>, StoreError> {
 }
 
 /// Orders in `state` whose `column` time has passed (for the timed jobs).
-pub fn due(c: &Connection, state: OrderState, column: &str, now: i64, limit: i64) -> Result<Vec<i64>, StoreError> {
+pub fn due(
+    c: &Connection,
+    state: OrderState,
+    column: &str,
+    now: i64,
+    limit: i64,
+) -> Result<Vec<i64>, StoreError> {
     let column = match column {
         "payment_deadline" => "payment_deadline",
         _ => "finalize_after",
     };
-    let sql = format!("SELECT id FROM orders WHERE state = ?1 AND {column} <= ?2 ORDER BY {column} LIMIT ?3");
+    let sql = format!(
+        "SELECT id FROM orders WHERE state = ?1 AND {column} <= ?2 ORDER BY {column} LIMIT ?3"
+    );
     let mut stmt = c.prepare_cached(&sql)?;
     let rows = stmt
         .query_map(params![state, now, limit], |r| r.get(0))?

@@ -93,11 +93,18 @@ pub fn delete(c: &mut Connection, hash: &[u8]) -> Result<(), StoreError> {
 
 /// Deletes every session of an account; returns how many.
 pub fn delete_all(c: &Connection, account_id: i64) -> Result<usize, StoreError> {
-    Ok(c.execute("DELETE FROM sessions WHERE account_id = ?1", params![account_id])?)
+    Ok(c.execute(
+        "DELETE FROM sessions WHERE account_id = ?1",
+        params![account_id],
+    )?)
 }
 
 /// An account's sessions, newest first.
-pub fn list(c: &Connection, account_id: i64, current: &[u8]) -> Result<Vec<SessionInfo>, StoreError> {
+pub fn list(
+    c: &Connection,
+    account_id: i64,
+    current: &[u8],
+) -> Result<Vec<SessionInfo>, StoreError> {
     let mut stmt = c.prepare(
         "SELECT created_at, last_seen_at, id_hash = ?2 FROM sessions
          WHERE account_id = ?1 ORDER BY created_at DESC LIMIT 100",

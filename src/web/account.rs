@@ -78,19 +78,36 @@ struct TwoFactorPage {
     qr_svg: String,
 }
 
-crate::page!(RegisterPage, CodesPage, LoginPage, RecoverPage, AccountPage, SessionsPage, TwoFactorPage);
+crate::page!(
+    RegisterPage,
+    CodesPage,
+    LoginPage,
+    RecoverPage,
+    AccountPage,
+    SessionsPage,
+    TwoFactorPage
+);
 
 /// A local path to go back to after signing in (never another site).
 fn safe_next(next: &str) -> String {
-    let ok = next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') && next.len() < 200;
+    let ok = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && next.len() < 200;
     if ok { next.to_owned() } else { "/".to_owned() }
 }
 
 /// Signs the browser in: a fresh session cookie, replacing any anonymous one.
 fn with_session(mut res: Response, token: &str, secure: bool) -> Response {
     let h = res.headers_mut();
-    h.append(header::SET_COOKIE, set_cookie(SESSION_COOKIE, token, secure, Some(SESSION_IDLE_SECS)));
-    h.append(header::SET_COOKIE, set_cookie(FORM_COOKIE, "", secure, Some(0)));
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(SESSION_COOKIE, token, secure, Some(SESSION_IDLE_SECS)),
+    );
+    h.append(
+        header::SET_COOKIE,
+        set_cookie(FORM_COOKIE, "", secure, Some(0)),
+    );
     res
 }
 
@@ -118,7 +135,11 @@ fn with_retry_after(mut res: Response, secs: Option<u64>) -> Response {
 }
 
 /// `GET /register`.
-pub async fn register_form(State(state): State<AppState>, headers: HeaderMap, viewer: Option<CurrentViewer>) -> Result<Response, WebError> {
+pub async fn register_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Option<CurrentViewer>,
+) -> Result<Response, WebError> {
     if viewer.is_some() {
         return Ok(Redirect::to("/account").into_response());
     }
@@ -138,9 +159,15 @@ pub struct RegisterForm {
 }
 
 /// `POST /register`: creates the account, signs in, shows the recovery codes once.
-pub async fn register(State(state): State<AppState>, headers: HeaderMap, Submitted(f): Submitted<RegisterForm>) -> Result<Response, WebError> {
+pub async fn register(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Submitted(f): Submitted<RegisterForm>,
+) -> Result<Response, WebError> {
     let result = if f.password != f.password2 {
-        Err(MarketError::Invalid("The two passwords differ: type the same password twice.".to_owned()))
+        Err(MarketError::Invalid(
+            "The two passwords differ: type the same password twice.".to_owned(),
+        ))
     } else {
         accounts::register(&state.db, f.username.trim(), &f.password).await
     };
@@ -152,7 +179,11 @@ pub async fn register(State(state): State<AppState>, headers: HeaderMap, Submitt
                 codes: reg.recovery_codes,
                 next: "/account".to_owned(),
             };
-            Ok(with_session(render(&page)?, &token, state.config.market.cookie_secure))
+            Ok(with_session(
+                render(&page)?,
+                &token,
+                state.config.market.cookie_secure,
+            ))
         }
         Err(e) => {
             let (status, message, _) = form_error(e)?;
@@ -176,7 +207,12 @@ pub struct NextParam {
 }
 
 /// `GET /login`.
-pub async fn login_form(State(state): State<AppState>, headers: HeaderMap, viewer: Option<CurrentViewer>, Query(p): Query<NextParam>) -> Result<Response, WebError> {
+pub async fn login_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Option<CurrentViewer>,
+    Query(p): Query<NextParam>,
+) -> Result<Response, WebError> {
     if viewer.is_some() {
         return Ok(Redirect::to(&safe_next(&p.next)).into_response());
     }
@@ -200,7 +236,11 @@ pub struct LoginForm {
 }
 
 /// `POST /login`.
-pub async fn login(State(state): State<AppState>, headers: HeaderMap, Submitted(f): Submitted<LoginForm>) -> Result<Response, WebError> {
+pub async fn login(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Submitted(f): Submitted<LoginForm>,
+) -> Result<Response, WebError> {
     let jar = cookie(&headers, FORM_COOKIE).unwrap_or_default();
     match accounts::sign_in(&state.db, &f.username, &f.password, &f.code, &jar).await {
         Ok(id) => {
@@ -229,20 +269,32 @@ pub async fn login(State(state): State<AppState>, headers: HeaderMap, Submitted(
 pub struct Empty {}
 
 /// `POST /logout`.
-pub async fn logout(State(state): State<AppState>, headers: HeaderMap, Submitted(_): Submitted<Empty>) -> Result<Response, WebError> {
+pub async fn logout(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Submitted(_): Submitted<Empty>,
+) -> Result<Response, WebError> {
     if let Some(token) = cookie(&headers, SESSION_COOKIE) {
         auth::end_session(&state.db, &token).await?;
     }
     let mut res = Redirect::to("/").into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, "", state.config.market.cookie_secure, Some(0)),
+        set_cookie(
+            SESSION_COOKIE,
+            "",
+            state.config.market.cookie_secure,
+            Some(0),
+        ),
     );
     Ok(res)
 }
 
 /// `GET /recover`.
-pub async fn recover_form(State(state): State<AppState>, headers: HeaderMap) -> Result<Response, WebError> {
+pub async fn recover_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Response, WebError> {
     render(&RecoverPage {
         chrome: Chrome::new(&state, &headers, None),
         message: String::new(),
@@ -259,9 +311,15 @@ pub struct RecoverForm {
 }
 
 /// `POST /recover`.
-pub async fn recover(State(state): State<AppState>, headers: HeaderMap, Submitted(f): Submitted<RecoverForm>) -> Result<Response, WebError> {
+pub async fn recover(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    Submitted(f): Submitted<RecoverForm>,
+) -> Result<Response, WebError> {
     let jar = cookie(&headers, FORM_COOKIE).unwrap_or_default();
-    match accounts::reset_with_recovery_code(&state.db, &f.username, &f.code, &f.password, &jar).await {
+    match accounts::reset_with_recovery_code(&state.db, &f.username, &f.code, &f.password, &jar)
+        .await
+    {
         Ok(fresh) => match fresh {
             Some(codes) => render(&CodesPage {
                 chrome: Chrome::anonymous(&state.config.shop.name),
@@ -285,7 +343,13 @@ pub async fn recover(State(state): State<AppState>, headers: HeaderMap, Submitte
     }
 }
 
-async fn account_page(state: &AppState, headers: &HeaderMap, v: &auth::Viewer, message: String, status: StatusCode) -> Result<Response, WebError> {
+async fn account_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    v: &auth::Viewer,
+    message: String,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let application = accounts::latest_application(&state.db, v).await?;
     let pending = application.as_ref().is_some_and(|a| a.state == "pending");
     render_status(
@@ -306,12 +370,22 @@ async fn account_page(state: &AppState, headers: &HeaderMap, v: &auth::Viewer, m
 }
 
 /// `GET /account`.
-pub async fn account(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn) -> Result<Response, WebError> {
+pub async fn account(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+) -> Result<Response, WebError> {
     account_page(&state, &headers, &v, String::new(), StatusCode::OK).await
 }
 
 /// Runs an account action and shows the account page with its outcome.
-async fn account_result(state: &AppState, headers: &HeaderMap, v: &auth::Viewer, result: Result<(), MarketError>, done: &str) -> Result<Response, WebError> {
+async fn account_result(
+    state: &AppState,
+    headers: &HeaderMap,
+    v: &auth::Viewer,
+    result: Result<(), MarketError>,
+    done: &str,
+) -> Result<Response, WebError> {
     match result {
         Ok(()) => account_page(state, headers, v, done.to_owned(), StatusCode::OK).await,
         Err(e) => {
@@ -329,9 +403,21 @@ pub struct PasswordForm {
 }
 
 /// `POST /account/password`.
-pub async fn change_password(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Submitted(f): Submitted<PasswordForm>) -> Result<Response, WebError> {
+pub async fn change_password(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Submitted(f): Submitted<PasswordForm>,
+) -> Result<Response, WebError> {
     let r = accounts::change_password(&state.db, &v, &f.current, &f.new).await;
-    account_result(&state, &headers, &v, r, "Password changed. Your other sessions have ended.").await
+    account_result(
+        &state,
+        &headers,
+        &v,
+        r,
+        "Password changed. Your other sessions have ended.",
+    )
+    .await
 }
 
 /// The PGP key form.
@@ -341,7 +427,12 @@ pub struct PgpForm {
 }
 
 /// `POST /account/pgp`.
-pub async fn set_pgp(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Submitted(f): Submitted<PgpForm>) -> Result<Response, WebError> {
+pub async fn set_pgp(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Submitted(f): Submitted<PgpForm>,
+) -> Result<Response, WebError> {
     let vendor = v.vendor()?;
     let r = accounts::set_pgp_key(&state.db, &vendor, &f.pgp).await;
     account_result(&state, &headers, &v, r, "Key saved.").await
@@ -355,16 +446,34 @@ pub struct ApplicationForm {
 }
 
 /// `POST /account/vendor-application`.
-pub async fn apply_vendor(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Submitted(f): Submitted<ApplicationForm>) -> Result<Response, WebError> {
+pub async fn apply_vendor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Submitted(f): Submitted<ApplicationForm>,
+) -> Result<Response, WebError> {
     let open = state.config.market.open_vendor_signup;
     match accounts::apply_as_vendor(&state.db, &v, &f.statement, open).await {
         Ok(()) if open => Ok(Redirect::to("/sell").into_response()),
-        r => account_result(&state, &headers, &v, r, "Application sent: an admin will decide.").await,
+        r => {
+            account_result(
+                &state,
+                &headers,
+                &v,
+                r,
+                "Application sent: an admin will decide.",
+            )
+            .await
+        }
     }
 }
 
 /// `GET /account/sessions`.
-pub async fn sessions(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn) -> Result<Response, WebError> {
+pub async fn sessions(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+) -> Result<Response, WebError> {
     let current = cookie(&headers, SESSION_COOKIE).unwrap_or_default();
     render(&SessionsPage {
         sessions: auth::list_sessions(&state.db, &v, &current).await?,
@@ -373,12 +482,21 @@ pub async fn sessions(State(state): State<AppState>, headers: HeaderMap, SignedI
 }
 
 /// `POST /account/sessions/end-all`: ends every session, this one included.
-pub async fn end_all(State(state): State<AppState>, SignedIn(v): SignedIn, Submitted(_): Submitted<Empty>) -> Result<Response, WebError> {
+pub async fn end_all(
+    State(state): State<AppState>,
+    SignedIn(v): SignedIn,
+    Submitted(_): Submitted<Empty>,
+) -> Result<Response, WebError> {
     auth::end_all_sessions(&state.db, &v).await?;
     let mut res = Redirect::to("/login").into_response();
     res.headers_mut().append(
         header::SET_COOKIE,
-        set_cookie(SESSION_COOKIE, "", state.config.market.cookie_secure, Some(0)),
+        set_cookie(
+            SESSION_COOKIE,
+            "",
+            state.config.market.cookie_secure,
+            Some(0),
+        ),
     );
     Ok(res)
 }
@@ -394,7 +512,14 @@ fn qr_svg(uri: &str) -> String {
         .unwrap_or_default()
 }
 
-async fn twofactor_page(state: &AppState, headers: &HeaderMap, v: &auth::Viewer, message: String, secret: Option<String>, status: StatusCode) -> Result<Response, WebError> {
+async fn twofactor_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    v: &auth::Viewer,
+    message: String,
+    secret: Option<String>,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let enabled = accounts::totp_enabled(&state.db, v).await?;
     let secret = secret.unwrap_or_else(accounts::new_totp_secret);
     let uri = accounts::totp_uri(&state.config.shop.name, &v.username, &secret);
@@ -411,7 +536,11 @@ async fn twofactor_page(state: &AppState, headers: &HeaderMap, v: &auth::Viewer,
 }
 
 /// `GET /account/2fa`.
-pub async fn twofactor(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn) -> Result<Response, WebError> {
+pub async fn twofactor(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+) -> Result<Response, WebError> {
     twofactor_page(&state, &headers, &v, String::new(), None, StatusCode::OK).await
 }
 
@@ -423,13 +552,32 @@ pub struct EnableForm {
 }
 
 /// `POST /account/2fa/enable`.
-pub async fn enable_2fa(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Submitted(f): Submitted<EnableForm>) -> Result<Response, WebError> {
-    let secret_ok = data_encoding::BASE32_NOPAD.decode(f.secret.as_bytes()).is_ok_and(|b| b.len() == 20);
+pub async fn enable_2fa(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Submitted(f): Submitted<EnableForm>,
+) -> Result<Response, WebError> {
+    let secret_ok = data_encoding::BASE32_NOPAD
+        .decode(f.secret.as_bytes())
+        .is_ok_and(|b| b.len() == 20);
     if !secret_ok {
-        return Err(WebError::BadRequest("The two-factor secret was changed: reload the page.".to_owned()));
+        return Err(WebError::BadRequest(
+            "The two-factor secret was changed: reload the page.".to_owned(),
+        ));
     }
     match accounts::enable_totp(&state.db, &v, &f.secret, &f.code).await {
-        Ok(()) => twofactor_page(&state, &headers, &v, "Two-factor sign-in is on.".to_owned(), None, StatusCode::OK).await,
+        Ok(()) => {
+            twofactor_page(
+                &state,
+                &headers,
+                &v,
+                "Two-factor sign-in is on.".to_owned(),
+                None,
+                StatusCode::OK,
+            )
+            .await
+        }
         Err(e) => {
             let (status, message, _) = form_error(e)?;
             twofactor_page(&state, &headers, &v, message, Some(f.secret), status).await
@@ -444,9 +592,24 @@ pub struct DisableForm {
 }
 
 /// `POST /account/2fa/disable`.
-pub async fn disable_2fa(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Submitted(f): Submitted<DisableForm>) -> Result<Response, WebError> {
+pub async fn disable_2fa(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Submitted(f): Submitted<DisableForm>,
+) -> Result<Response, WebError> {
     match accounts::disable_totp(&state.db, &v, &f.password).await {
-        Ok(()) => twofactor_page(&state, &headers, &v, "Two-factor sign-in is off.".to_owned(), None, StatusCode::OK).await,
+        Ok(()) => {
+            twofactor_page(
+                &state,
+                &headers,
+                &v,
+                "Two-factor sign-in is off.".to_owned(),
+                None,
+                StatusCode::OK,
+            )
+            .await
+        }
         Err(e) => {
             let (status, message, _) = form_error(e)?;
             twofactor_page(&state, &headers, &v, message, None, status).await

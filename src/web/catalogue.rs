@@ -103,7 +103,11 @@ struct VendorPage {
 crate::page!(Home, CataloguePage, ListingPage, VendorPage);
 
 /// `GET /`: categories and the newest listings.
-pub async fn home(State(state): State<AppState>, viewer: Option<CurrentViewer>, Query(p): Query<Params>) -> Result<Response, WebError> {
+pub async fn home(
+    State(state): State<AppState>,
+    viewer: Option<CurrentViewer>,
+    Query(p): Query<Params>,
+) -> Result<Response, WebError> {
     let viewer = viewer.map(|v| v.0);
     let query = CatalogueQuery {
         page: p.page(),
@@ -132,7 +136,12 @@ fn encode(s: &str) -> String {
     form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
 
-async fn catalogue_page(state: &AppState, viewer: Option<CurrentViewer>, query: CatalogueQuery, heading: String) -> Result<Response, WebError> {
+async fn catalogue_page(
+    state: &AppState,
+    viewer: Option<CurrentViewer>,
+    query: CatalogueQuery,
+    heading: String,
+) -> Result<Response, WebError> {
     let page = catalogue::search(&state.db, &query).await?;
     let categories = listings::categories(&state.db).await?;
     let mut sorts = vec![
@@ -166,7 +175,11 @@ async fn catalogue_page(state: &AppState, viewer: Option<CurrentViewer>, query: 
 }
 
 /// `GET /search`: full-text search with filters.
-pub async fn search(State(state): State<AppState>, viewer: Option<CurrentViewer>, Query(p): Query<Params>) -> Result<Response, WebError> {
+pub async fn search(
+    State(state): State<AppState>,
+    viewer: Option<CurrentViewer>,
+    Query(p): Query<Params>,
+) -> Result<Response, WebError> {
     let q = p.query();
     let heading = if q.q.trim().is_empty() {
         "All listings".to_owned()
@@ -177,17 +190,39 @@ pub async fn search(State(state): State<AppState>, viewer: Option<CurrentViewer>
 }
 
 /// `GET /c/{slug}`: one category.
-pub async fn category(State(state): State<AppState>, viewer: Option<CurrentViewer>, Path(slug): Path<String>, Query(p): Query<Params>) -> Result<Response, WebError> {
+pub async fn category(
+    State(state): State<AppState>,
+    viewer: Option<CurrentViewer>,
+    Path(slug): Path<String>,
+    Query(p): Query<Params>,
+) -> Result<Response, WebError> {
     let categories = listings::categories(&state.db).await?;
-    let k = categories.iter().find(|k| k.slug == slug).ok_or(WebError::NotFound)?;
+    let k = categories
+        .iter()
+        .find(|k| k.slug == slug)
+        .ok_or(WebError::NotFound)?;
     let mut q = p.query();
     q.category = k.slug.clone();
     catalogue_page(&state, viewer, q, k.name.clone()).await
 }
 
 /// `GET /listings/{id}`.
-pub async fn listing(State(state): State<AppState>, headers: HeaderMap, viewer: Option<CurrentViewer>, Path(id): Path<i64>) -> Result<Response, WebError> {
-    show_listing(&state, &headers, viewer.map(|v| v.0).as_ref(), id, String::new(), OrderForm::default(), StatusCode::OK).await
+pub async fn listing(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Option<CurrentViewer>,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
+    show_listing(
+        &state,
+        &headers,
+        viewer.map(|v| v.0).as_ref(),
+        id,
+        String::new(),
+        OrderForm::default(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// Renders a listing page, optionally with an order-form error and the input kept.
@@ -207,7 +242,11 @@ pub async fn show_listing(
         .ok()
         .and_then(|p| p.pgp_key);
     let form = OrderForm {
-        quantity: if form.quantity.is_empty() { "1".to_owned() } else { form.quantity },
+        quantity: if form.quantity.is_empty() {
+            "1".to_owned()
+        } else {
+            form.quantity
+        },
         ..form
     };
     // Only signed-in visitors get a form (and so a token); anonymous ones get a link.
@@ -231,7 +270,12 @@ pub async fn show_listing(
 }
 
 /// `GET /vendors/{name}`.
-pub async fn vendor(State(state): State<AppState>, viewer: Option<CurrentViewer>, Path(name): Path<String>, Query(p): Query<Params>) -> Result<Response, WebError> {
+pub async fn vendor(
+    State(state): State<AppState>,
+    viewer: Option<CurrentViewer>,
+    Path(name): Path<String>,
+    Query(p): Query<Params>,
+) -> Result<Response, WebError> {
     let profile = catalogue::vendor_profile(&state.db, &name).await?;
     let query = CatalogueQuery {
         vendor: profile.username.clone(),
@@ -248,19 +292,29 @@ pub async fn vendor(State(state): State<AppState>, viewer: Option<CurrentViewer>
 }
 
 /// `GET /images/{id}/{size}`: `thumb` or `full`, with an ETag and a long cache life.
-pub async fn image(State(state): State<AppState>, headers: HeaderMap, viewer: Option<CurrentViewer>, Path((id, size)): Path<(i64, String)>) -> Result<Response, WebError> {
+pub async fn image(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    viewer: Option<CurrentViewer>,
+    Path((id, size)): Path<(i64, String)>,
+) -> Result<Response, WebError> {
     let thumb = match size.as_str() {
         "thumb" => true,
         "full" => false,
         _ => return Err(WebError::NotFound),
     };
-    let (ct, bytes, etag) = listings::image(&state.db, viewer.map(|v| v.0).as_ref(), id, thumb).await?;
+    let (ct, bytes, etag) =
+        listings::image(&state.db, viewer.map(|v| v.0).as_ref(), id, thumb).await?;
     let etag = format!("\"{etag}{}\"", if thumb { "t" } else { "f" });
     let fresh = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.split(',').any(|t| t.trim() == etag));
-    let mut res = if fresh { StatusCode::NOT_MODIFIED.into_response() } else { bytes.into_response() };
+    let mut res = if fresh {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        bytes.into_response()
+    };
     let h = res.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&ct) {
         h.insert(header::CONTENT_TYPE, v);
@@ -268,6 +322,9 @@ pub async fn image(State(state): State<AppState>, headers: HeaderMap, viewer: Op
     if let Ok(v) = HeaderValue::from_str(&etag) {
         h.insert(header::ETAG, v);
     }
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("private, max-age=86400"));
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("private, max-age=86400"),
+    );
     Ok(res)
 }

@@ -89,7 +89,10 @@ pub fn render<P: Page>(page: &P) -> Result<Response, WebError> {
 }
 
 /// Renders a page with a given status (422 for a form shown again with its errors).
-pub fn render_status<P: Page>(page: &P, status: axum::http::StatusCode) -> Result<Response, WebError> {
+pub fn render_status<P: Page>(
+    page: &P,
+    status: axum::http::StatusCode,
+) -> Result<Response, WebError> {
     let html = page.render()?;
     let mut res = (status, Html(html)).into_response();
     if let Some(c) = &page.chrome().set_cookie {

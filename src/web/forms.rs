@@ -20,7 +20,10 @@ pub fn token_matches(submitted: &str, expected: &str) -> bool {
 }
 
 /// The token a POST from this request must carry.
-pub async fn expected_token(state: &AppState, headers: &axum::http::HeaderMap) -> Result<String, WebError> {
+pub async fn expected_token(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+) -> Result<String, WebError> {
     if let Some(session) = cookie(headers, SESSION_COOKIE)
         && let Some(v) = auth::viewer_from_cookie(&state.db, &session).await?
     {

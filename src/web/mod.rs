@@ -84,10 +84,16 @@ pub fn shop_router(state: AppState) -> Router {
         .route("/vendors/{name}", get(catalogue::vendor))
         .route("/images/{id}/{size}", get(catalogue::image))
         .route("/rules", get(pages::rules))
-        .route("/register", get(account::register_form).post(account::register))
+        .route(
+            "/register",
+            get(account::register_form).post(account::register),
+        )
         .route("/login", get(account::login_form).post(account::login))
         .route("/logout", post(account::logout))
-        .route("/recover", get(account::recover_form).post(account::recover))
+        .route(
+            "/recover",
+            get(account::recover_form).post(account::recover),
+        )
         .route("/account", get(account::account))
         .route("/account/password", post(account::change_password))
         .route("/account/pgp", post(account::set_pgp))
@@ -119,10 +125,19 @@ pub fn shop_router(state: AppState) -> Router {
         .merge(uploads)
         .route_layer(middleware::from_fn(layers::remember_route))
         .fallback(pages::not_found)
-        .layer(TimeoutLayer::with_status_code(StatusCode::REQUEST_TIMEOUT, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
         .layer(middleware::from_fn(layers::observe))
-        .layer(middleware::from_fn_with_state(state.clone(), layers::problem_pages))
-        .layer(middleware::from_fn_with_state(state.clone(), layers::security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::problem_pages,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            layers::security_headers,
+        ))
         .with_state(state)
 }
 

@@ -43,7 +43,13 @@ struct OrderPage {
 crate::page!(OrdersPage, OrderPage);
 
 /// `POST /listings/{id}/order`.
-pub async fn place(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Path(id): Path<i64>, Submitted(f): Submitted<OrderForm>) -> Result<Response, WebError> {
+pub async fn place(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Path(id): Path<i64>,
+    Submitted(f): Submitted<OrderForm>,
+) -> Result<Response, WebError> {
     let input = OrderInput {
         listing_id: id,
         quantity: f.quantity.clone(),
@@ -53,8 +59,21 @@ pub async fn place(State(state): State<AppState>, headers: HeaderMap, SignedIn(v
     let timing = state.config.market.timing();
     match orders::place(&state.db, &state.escrow, timing, &v, &input).await {
         Ok(public_id) => Ok(Redirect::to(&format!("/orders/{public_id}")).into_response()),
-        Err(MarketError::Invalid(m)) => show_listing(&state, &headers, Some(&v), id, m, f, StatusCode::UNPROCESSABLE_ENTITY).await,
-        Err(MarketError::Conflict(m)) => show_listing(&state, &headers, Some(&v), id, m, f, StatusCode::CONFLICT).await,
+        Err(MarketError::Invalid(m)) => {
+            show_listing(
+                &state,
+                &headers,
+                Some(&v),
+                id,
+                m,
+                f,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+        Err(MarketError::Conflict(m)) => {
+            show_listing(&state, &headers, Some(&v), id, m, f, StatusCode::CONFLICT).await
+        }
         Err(e) => Err(e.into()),
     }
 }
@@ -68,7 +87,12 @@ pub struct ListParams {
 }
 
 /// `GET /orders`.
-pub async fn list(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Query(p): Query<ListParams>) -> Result<Response, WebError> {
+pub async fn list(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Query(p): Query<ListParams>,
+) -> Result<Response, WebError> {
     let sold = p.side == "sold" && v.has(Role::Vendor);
     let page: i64 = p.page.parse().unwrap_or(1).max(1);
     let side = if sold { Side::Vendor } else { Side::Buyer };
@@ -86,12 +110,24 @@ pub async fn list(State(state): State<AppState>, headers: HeaderMap, SignedIn(v)
     })
 }
 
-async fn order_page(state: &AppState, headers: &HeaderMap, v: &Viewer, public_id: &str, message: String, status: StatusCode) -> Result<Response, WebError> {
+async fn order_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    v: &Viewer,
+    public_id: &str,
+    message: String,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     let view = orders::view(&state.db, v, public_id).await?;
     let mut actions = Vec::new();
     for (action, value, label, danger) in [
         (Action::Ship, "ship", "Mark as shipped", false),
-        (Action::Finalize, "finalize", "I received it: release the payment", false),
+        (
+            Action::Finalize,
+            "finalize",
+            "I received it: release the payment",
+            false,
+        ),
         (Action::Cancel, "cancel", "Cancel the order", true),
     ] {
         if orders::may(&view, action) {
@@ -102,7 +138,10 @@ async fn order_page(state: &AppState, headers: &HeaderMap, v: &Viewer, public_id
         Some(e) => e.who_can_move_money().to_owned(),
         None => "Payments are not set up on this shop yet.".to_owned(),
     };
-    let show_note = matches!(view.relation, Relation::Buyer | Relation::Vendor | Relation::Arbiter);
+    let show_note = matches!(
+        view.relation,
+        Relation::Buyer | Relation::Vendor | Relation::Arbiter
+    );
     render_status(
         &OrderPage {
             chrome: Chrome::new(state, headers, Some(v)),
@@ -118,8 +157,21 @@ async fn order_page(state: &AppState, headers: &HeaderMap, v: &Viewer, public_id
 }
 
 /// `GET /orders/{public_id}`.
-pub async fn show(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Path(public_id): Path<String>) -> Result<Response, WebError> {
-    order_page(&state, &headers, &v, &public_id, String::new(), StatusCode::OK).await
+pub async fn show(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Path(public_id): Path<String>,
+) -> Result<Response, WebError> {
+    order_page(
+        &state,
+        &headers,
+        &v,
+        &public_id,
+        String::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// The action form.
@@ -129,16 +181,32 @@ pub struct ActionForm {
 }
 
 /// `POST /orders/{public_id}/action`.
-pub async fn act(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Path(public_id): Path<String>, Submitted(f): Submitted<ActionForm>) -> Result<Response, WebError> {
+pub async fn act(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Path(public_id): Path<String>,
+    Submitted(f): Submitted<ActionForm>,
+) -> Result<Response, WebError> {
     let action = match f.action.as_str() {
         "ship" => Action::Ship,
         "finalize" => Action::Finalize,
         "cancel" => Action::Cancel,
         _ => return Err(WebError::BadRequest("Unknown action.".to_owned())),
     };
-    match orders::act(&state.db, state.config.market.timing(), &v, &public_id, action).await {
+    match orders::act(
+        &state.db,
+        state.config.market.timing(),
+        &v,
+        &public_id,
+        action,
+    )
+    .await
+    {
         Ok(()) => Ok(Redirect::to(&format!("/orders/{public_id}")).into_response()),
-        Err(MarketError::Conflict(m)) => order_page(&state, &headers, &v, &public_id, m, StatusCode::CONFLICT).await,
+        Err(MarketError::Conflict(m)) => {
+            order_page(&state, &headers, &v, &public_id, m, StatusCode::CONFLICT).await
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -23,7 +23,10 @@ struct RulesPage {
 crate::page!(RulesPage);
 
 /// `GET /rules`: the operator's rules page.
-pub async fn rules(State(state): State<AppState>, viewer: Option<CurrentViewer>) -> Result<Response, WebError> {
+pub async fn rules(
+    State(state): State<AppState>,
+    viewer: Option<CurrentViewer>,
+) -> Result<Response, WebError> {
     let (title, body) = crate::market::site::page(&state.db, "rules").await?;
     render(&RulesPage {
         chrome: Chrome::browsing(&state, viewer.map(|v| v.0).as_ref()),

@@ -47,7 +47,12 @@ impl ListingFormData {
             stock: get("stock"),
             description: get("description"),
             delivery: (0..listings::MAX_DELIVERY_OPTIONS)
-                .map(|i| (get(&format!("delivery_label_{i}")), get(&format!("delivery_price_{i}"))))
+                .map(|i| {
+                    (
+                        get(&format!("delivery_label_{i}")),
+                        get(&format!("delivery_price_{i}")),
+                    )
+                })
                 .collect(),
         }
     }
@@ -111,7 +116,12 @@ pub struct PageParam {
 }
 
 /// `GET /sell`.
-pub async fn index(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Query(p): Query<PageParam>) -> Result<Response, WebError> {
+pub async fn index(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Query(p): Query<PageParam>,
+) -> Result<Response, WebError> {
     let vendor = v.vendor()?;
     let page: i64 = p.page.parse().unwrap_or(1).max(1);
     let id = vendor.account_id();
@@ -130,7 +140,16 @@ pub async fn index(State(state): State<AppState>, headers: HeaderMap, SignedIn(v
 }
 
 #[allow(clippy::too_many_arguments)]
-async fn form_page(state: &AppState, headers: &HeaderMap, v: &Viewer, listing_id: i64, form: ListingFormData, images: Vec<i64>, message: String, status: StatusCode) -> Result<Response, WebError> {
+async fn form_page(
+    state: &AppState,
+    headers: &HeaderMap,
+    v: &Viewer,
+    listing_id: i64,
+    form: ListingFormData,
+    images: Vec<i64>,
+    message: String,
+    status: StatusCode,
+) -> Result<Response, WebError> {
     render_status(
         &ListingFormPage {
             chrome: Chrome::new(state, headers, Some(v)),
@@ -154,17 +173,36 @@ fn invalid(e: MarketError) -> Result<(StatusCode, String), WebError> {
 }
 
 /// `GET /sell/new`.
-pub async fn new_form(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn) -> Result<Response, WebError> {
+pub async fn new_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+) -> Result<Response, WebError> {
     v.vendor()?;
     let form = ListingFormData {
         stock: "1".to_owned(),
         ..ListingFormData::default()
     };
-    form_page(&state, &headers, &v, 0, form, Vec::new(), String::new(), StatusCode::OK).await
+    form_page(
+        &state,
+        &headers,
+        &v,
+        0,
+        form,
+        Vec::new(),
+        String::new(),
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `POST /sell/new`.
-pub async fn create(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Submitted(m): Submitted<HashMap<String, String>>) -> Result<Response, WebError> {
+pub async fn create(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Submitted(m): Submitted<HashMap<String, String>>,
+) -> Result<Response, WebError> {
     let vendor = v.vendor()?;
     let form = ListingFormData::from_map(&m);
     match listings::create(&state.db, &vendor, &form.input()).await {
@@ -177,18 +215,46 @@ pub async fn create(State(state): State<AppState>, headers: HeaderMap, SignedIn(
 }
 
 /// `GET /sell/{id}/edit`.
-pub async fn edit_form(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Path(id): Path<i64>) -> Result<Response, WebError> {
+pub async fn edit_form(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Path(id): Path<i64>,
+) -> Result<Response, WebError> {
     let vendor = v.vendor()?;
     let l = listings::for_edit(&state.db, &vendor, id).await?;
     let message = match (&l.state[..], &l.moderation_reason) {
-        ("hidden" | "removed", Some(r)) => format!("A moderator {} this listing: {r}", if l.state == "hidden" { "hid" } else { "removed" }),
+        ("hidden" | "removed", Some(r)) => format!(
+            "A moderator {} this listing: {r}",
+            if l.state == "hidden" {
+                "hid"
+            } else {
+                "removed"
+            }
+        ),
         _ => String::new(),
     };
-    form_page(&state, &headers, &v, id, ListingFormData::from_listing(&l), l.images.clone(), message, StatusCode::OK).await
+    form_page(
+        &state,
+        &headers,
+        &v,
+        id,
+        ListingFormData::from_listing(&l),
+        l.images.clone(),
+        message,
+        StatusCode::OK,
+    )
+    .await
 }
 
 /// `POST /sell/{id}/edit`.
-pub async fn update(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Path(id): Path<i64>, Submitted(m): Submitted<HashMap<String, String>>) -> Result<Response, WebError> {
+pub async fn update(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Path(id): Path<i64>,
+    Submitted(m): Submitted<HashMap<String, String>>,
+) -> Result<Response, WebError> {
     let vendor = v.vendor()?;
     let form = ListingFormData::from_map(&m);
     match listings::update(&state.db, &vendor, id, &form.input()).await {
@@ -208,7 +274,12 @@ pub struct StateForm {
 }
 
 /// `POST /sell/{id}/state`: pause, resume or delete.
-pub async fn set_state(State(state): State<AppState>, SignedIn(v): SignedIn, Path(id): Path<i64>, Submitted(f): Submitted<StateForm>) -> Result<Response, WebError> {
+pub async fn set_state(
+    State(state): State<AppState>,
+    SignedIn(v): SignedIn,
+    Path(id): Path<i64>,
+    Submitted(f): Submitted<StateForm>,
+) -> Result<Response, WebError> {
     let vendor = v.vendor()?;
     let action = match f.action.as_str() {
         "pause" => VendorAction::Pause,
@@ -221,19 +292,35 @@ pub async fn set_state(State(state): State<AppState>, SignedIn(v): SignedIn, Pat
 }
 
 /// `POST /sell/{id}/images` (multipart: `csrf` first, then `image`).
-pub async fn upload_image(State(state): State<AppState>, headers: HeaderMap, SignedIn(v): SignedIn, Path(id): Path<i64>, mut multipart: Multipart) -> Result<Response, WebError> {
+pub async fn upload_image(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Path(id): Path<i64>,
+    mut multipart: Multipart,
+) -> Result<Response, WebError> {
     let vendor = v.vendor()?;
     let expected = expected_token(&state, &headers).await?;
     let mut token_ok = false;
     let mut image = None;
-    while let Some(field) = multipart.next_field().await.map_err(|_| WebError::TooLarge)? {
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|_| WebError::TooLarge)?
+    {
         match field.name() {
             Some("csrf") => {
                 let t = field.text().await.map_err(|_| WebError::TooLarge)?;
                 token_ok = token_matches(&t, &expected);
             }
             Some("image") if token_ok => {
-                image = Some(field.bytes().await.map_err(|_| WebError::TooLarge)?.to_vec());
+                image = Some(
+                    field
+                        .bytes()
+                        .await
+                        .map_err(|_| WebError::TooLarge)?
+                        .to_vec(),
+                );
             }
             _ => {}
         }
@@ -242,20 +329,37 @@ pub async fn upload_image(State(state): State<AppState>, headers: HeaderMap, Sig
         return Err(WebError::BadToken);
     }
     let Some(bytes) = image.filter(|b| !b.is_empty()) else {
-        return Err(WebError::Market(MarketError::Invalid("Choose an image file to upload.".to_owned())));
+        return Err(WebError::Market(MarketError::Invalid(
+            "Choose an image file to upload.".to_owned(),
+        )));
     };
     match listings::add_image(&state.db, &vendor, id, bytes).await {
         Ok(_) => Ok(Redirect::to(&format!("/sell/{id}/edit")).into_response()),
         Err(e) => {
             let (status, message) = invalid(e)?;
             let l = listings::for_edit(&state.db, &vendor, id).await?;
-            form_page(&state, &headers, &v, id, ListingFormData::from_listing(&l), l.images.clone(), message, status).await
+            form_page(
+                &state,
+                &headers,
+                &v,
+                id,
+                ListingFormData::from_listing(&l),
+                l.images.clone(),
+                message,
+                status,
+            )
+            .await
         }
     }
 }
 
 /// `POST /sell/images/{id}/delete`.
-pub async fn delete_image(State(state): State<AppState>, SignedIn(v): SignedIn, Path(image_id): Path<i64>, Submitted(_): Submitted<super::account::Empty>) -> Result<Response, WebError> {
+pub async fn delete_image(
+    State(state): State<AppState>,
+    SignedIn(v): SignedIn,
+    Path(image_id): Path<i64>,
+    Submitted(_): Submitted<super::account::Empty>,
+) -> Result<Response, WebError> {
     let vendor = v.vendor()?;
     listings::delete_image(&state.db, &vendor, image_id).await?;
     Ok(Redirect::to("/sell").into_response())

@@ -67,7 +67,10 @@ where
 {
     type Rejection = WebError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Option<Self>, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
         let state = AppState::from_ref(state);
         Ok(lookup(parts, &state).await?.map(CurrentViewer))
     }
@@ -108,7 +111,9 @@ where
 fn form_urlencoded_path(p: &str) -> String {
     p.bytes()
         .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' => (b as char).to_string(),
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' => {
+                (b as char).to_string()
+            }
             _ => format!("%{b:02X}"),
         })
         .collect()
@@ -116,7 +121,11 @@ fn form_urlencoded_path(p: &str) -> String {
 
 /// The form token for this visitor: the session's, or the anonymous form cookie's
 /// (created when missing). The second value is a `Set-Cookie` to send, if any.
-pub fn form_token(headers: &HeaderMap, viewer: Option<&Viewer>, secure: bool) -> (String, Option<HeaderValue>) {
+pub fn form_token(
+    headers: &HeaderMap,
+    viewer: Option<&Viewer>,
+    secure: bool,
+) -> (String, Option<HeaderValue>) {
     if let Some(v) = viewer {
         return (v.csrf_token.clone(), None);
     }

@@ -15,14 +15,38 @@ async fn load(db: &Db, order_id: i64) -> MarketResult<store::OrderRow> {
 /// The engine issued a payment request: the buyer can pay now, within the window.
 pub async fn payment_requested(db: &Db, timing: Timing, order_id: i64) -> MarketResult<()> {
     let o = load(db, order_id).await?;
-    apply(db, timing, &o, OrderState::AwaitingPayment, None, "payment request issued", None).await
+    apply(
+        db,
+        timing,
+        &o,
+        OrderState::AwaitingPayment,
+        None,
+        "payment request issued",
+        None,
+    )
+    .await
 }
 
 /// The payment reached the required confirmations.
 pub async fn funded(db: &Db, timing: Timing, order_id: i64) -> MarketResult<()> {
     let o = load(db, order_id).await?;
-    if !o.state.may_become(OrderState::Paid, super::state::Party::System) {
-        return Err(MarketError::Conflict(format!("order is {}, not awaiting payment", o.state)));
+    if !o
+        .state
+        .may_become(OrderState::Paid, super::state::Party::System)
+    {
+        return Err(MarketError::Conflict(format!(
+            "order is {}, not awaiting payment",
+            o.state
+        )));
     }
-    apply(db, timing, &o, OrderState::Paid, None, "payment confirmed", None).await
+    apply(
+        db,
+        timing,
+        &o,
+        OrderState::Paid,
+        None,
+        "payment confirmed",
+        None,
+    )
+    .await
 }

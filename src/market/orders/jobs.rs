@@ -9,12 +9,23 @@ use crate::store::{Db, orders as store};
 /// Orders handled per step, so one step stays short.
 const BATCH: i64 = 200;
 
-async fn sweep(db: &Db, timing: Timing, state: OrderState, column: &'static str, to: OrderState, reason: &'static str) -> MarketResult<usize> {
+async fn sweep(
+    db: &Db,
+    timing: Timing,
+    state: OrderState,
+    column: &'static str,
+    to: OrderState,
+    reason: &'static str,
+) -> MarketResult<usize> {
     let t = now();
-    let ids = db.read(move |c| store::due(c, state, column, t, BATCH)).await?;
+    let ids = db
+        .read(move |c| store::due(c, state, column, t, BATCH))
+        .await?;
     let mut moved = 0;
     for id in ids {
-        let Some(o) = db.read(move |c| store::by_id(c, id)).await? else { continue };
+        let Some(o) = db.read(move |c| store::by_id(c, id)).await? else {
+            continue;
+        };
         match apply(db, timing, &o, to, None, reason, None).await {
             Ok(()) => moved += 1,
             // Someone acted first (paid at the last second, opened a dispute): fine.
@@ -27,14 +38,38 @@ async fn sweep(db: &Db, timing: Timing, state: OrderState, column: &'static str,
 
 /// Expires orders whose payment window ended; their stock goes back.
 pub async fn expire_unpaid(db: &Db, timing: Timing) -> MarketResult<usize> {
-    let a = sweep(db, timing, OrderState::Created, "payment_deadline", OrderState::Expired, "payment window ended").await?;
-    let b = sweep(db, timing, OrderState::AwaitingPayment, "payment_deadline", OrderState::Expired, "payment window ended").await?;
+    let a = sweep(
+        db,
+        timing,
+        OrderState::Created,
+        "payment_deadline",
+        OrderState::Expired,
+        "payment window ended",
+    )
+    .await?;
+    let b = sweep(
+        db,
+        timing,
+        OrderState::AwaitingPayment,
+        "payment_deadline",
+        OrderState::Expired,
+        "payment window ended",
+    )
+    .await?;
     Ok(a + b)
 }
 
 /// Completes shipped orders the buyer neither finalized nor disputed in time.
 pub async fn auto_finalize(db: &Db, timing: Timing) -> MarketResult<usize> {
-    sweep(db, timing, OrderState::Shipped, "finalize_after", OrderState::Completed, "finalized automatically").await
+    sweep(
+        db,
+        timing,
+        OrderState::Shipped,
+        "finalize_after",
+        OrderState::Completed,
+        "finalized automatically",
+    )
+    .await
 }
 
 /// Forgets delivery notes of orders that ended long enough ago.

@@ -52,20 +52,30 @@ pub struct OrderInput {
 
 /// A short random id for URLs (order numbers would reveal the shop's volume).
 fn new_public_id() -> String {
-    data_encoding::BASE32_NOPAD.encode(&random_bytes::<10>()).to_lowercase()
+    data_encoding::BASE32_NOPAD
+        .encode(&random_bytes::<10>())
+        .to_lowercase()
 }
 
 /// Places an order: checks the listing, reserves stock atomically, records the
 /// order, then asks the escrow (if any) for a payment request. Without escrow the
 /// order waits in `created` and says so.
-pub async fn place(db: &Db, escrow: &SharedEscrow, timing: Timing, viewer: &Viewer, input: &OrderInput) -> MarketResult<String> {
+pub async fn place(
+    db: &Db,
+    escrow: &SharedEscrow,
+    timing: Timing,
+    viewer: &Viewer,
+    input: &OrderInput,
+) -> MarketResult<String> {
     let quantity: i64 = input
         .quantity
         .trim()
         .parse()
         .ok()
         .filter(|q| (1..=1000).contains(q))
-        .ok_or_else(|| MarketError::Invalid("Quantity: enter a whole number from 1 to 1000.".to_owned()))?;
+        .ok_or_else(|| {
+            MarketError::Invalid("Quantity: enter a whole number from 1 to 1000.".to_owned())
+        })?;
     let option_id: i64 = input
         .delivery_option
         .trim()
@@ -80,13 +90,17 @@ pub async fn place(db: &Db, escrow: &SharedEscrow, timing: Timing, viewer: &View
         .filter(|l| l.state == "active" && l.vendor_status == "active")
         .ok_or(MarketError::NotFound)?;
     if listing.vendor_id == viewer.account_id {
-        return Err(MarketError::Invalid("You cannot order your own listing.".to_owned()));
+        return Err(MarketError::Invalid(
+            "You cannot order your own listing.".to_owned(),
+        ));
     }
     let option = listing
         .delivery
         .iter()
         .find(|d| d.id == option_id)
-        .ok_or_else(|| MarketError::Invalid("Choose one of the listing's delivery options.".to_owned()))?;
+        .ok_or_else(|| {
+            MarketError::Invalid("Choose one of the listing's delivery options.".to_owned())
+        })?;
     let unit = Piconero::from_i64(listing.price);
     let total = unit
         .checked_mul(quantity as u64)
@@ -120,7 +134,12 @@ pub async fn place(db: &Db, escrow: &SharedEscrow, timing: Timing, viewer: &View
                 &tx,
                 new.vendor_id,
                 "order_placed",
-                &format!("New order for \"{}\" ({} × {})", new.listing_title, new.quantity, Piconero::from_i64(new.unit_price)),
+                &format!(
+                    "New order for \"{}\" ({} × {})",
+                    new.listing_title,
+                    new.quantity,
+                    Piconero::from_i64(new.unit_price)
+                ),
                 &format!("/orders/{}", new.public_id),
                 t,
             )?;
@@ -128,7 +147,9 @@ pub async fn place(db: &Db, escrow: &SharedEscrow, timing: Timing, viewer: &View
             Ok(Some(id))
         })
         .await?
-        .ok_or_else(|| MarketError::Conflict("Not enough stock left for that quantity.".to_owned()))?;
+        .ok_or_else(|| {
+            MarketError::Conflict("Not enough stock left for that quantity.".to_owned())
+        })?;
     open_payment(db, escrow, order_id).await;
     Ok(public_id)
 }
@@ -202,13 +223,19 @@ pub async fn view(db: &Db, viewer: &Viewer, public_id: &str) -> MarketResult<Ord
     } else {
         return Err(MarketError::NotFound);
     };
-    Ok(OrderView { order, relation, events })
+    Ok(OrderView {
+        order,
+        relation,
+        events,
+    })
 }
 
 /// A page of the viewer's orders as buyer or vendor.
 pub async fn mine(db: &Db, viewer: &Viewer, side: Side, page: i64) -> MarketResult<Vec<OrderRow>> {
     let (id, offset) = (viewer.account_id, (page.max(1) - 1) * 25);
-    Ok(db.read(move |c| store::page(c, id, side, 26, offset)).await?)
+    Ok(db
+        .read(move |c| store::page(c, id, side, 26, offset))
+        .await?)
 }
 
 /// What buyer and vendor can do on the order page.
@@ -243,11 +270,19 @@ fn party(relation: Relation) -> Party {
 
 /// Whether the viewer may take `action` on the order now (for showing buttons).
 pub fn may(view: &OrderView, action: Action) -> bool {
-    view.order.state.may_become(action.target(), party(view.relation))
+    view.order
+        .state
+        .may_become(action.target(), party(view.relation))
 }
 
 /// Applies a buyer's or vendor's action to an order.
-pub async fn act(db: &Db, timing: Timing, viewer: &Viewer, public_id: &str, action: Action) -> MarketResult<()> {
+pub async fn act(
+    db: &Db,
+    timing: Timing,
+    viewer: &Viewer,
+    public_id: &str,
+    action: Action,
+) -> MarketResult<()> {
     let v = view(db, viewer, public_id).await?;
     let from = v.order.state;
     let to = action.target();
@@ -269,7 +304,16 @@ pub async fn act(db: &Db, timing: Timing, viewer: &Viewer, public_id: &str, acti
         (Action::Ship, _) => "marked shipped by the vendor",
         (Action::Finalize, _) => "finalized by the buyer",
     };
-    apply(db, timing, &v.order, to, Some(viewer.account_id), reason, None).await
+    apply(
+        db,
+        timing,
+        &v.order,
+        to,
+        Some(viewer.account_id),
+        reason,
+        None,
+    )
+    .await
 }
 
 /// The one place that moves an order: checks nothing about who (callers did),
@@ -297,7 +341,8 @@ pub(crate) async fn apply(
     if to.is_final() {
         stamp.ended = Some((t, t + timing.note_purge_secs));
     }
-    stamp.release_stock = from.holds_stock() && matches!(to, OrderState::Cancelled | OrderState::Expired);
+    stamp.release_stock =
+        from.holds_stock() && matches!(to, OrderState::Cancelled | OrderState::Expired);
     let outcome = match (to, decided) {
         (OrderState::Completed, _) => Some(Outcome::Release),
         (OrderState::Cancelled, _) if from.is_funded() => Some(Outcome::Refund),
@@ -326,13 +371,18 @@ pub(crate) async fn apply(
         Ok(())
     } else {
         Err(MarketError::Conflict(
-            "This order changed in the meantime: reload the page to see where it is now.".to_owned(),
+            "This order changed in the meantime: reload the page to see where it is now."
+                .to_owned(),
         ))
     }
 }
 
 /// Who hears about a transition, and what.
-fn notices(o: &OrderRow, to: OrderState, actor: Option<i64>) -> Vec<(i64, &'static str, String, String)> {
+fn notices(
+    o: &OrderRow,
+    to: OrderState,
+    actor: Option<i64>,
+) -> Vec<(i64, &'static str, String, String)> {
     let link = format!("/orders/{}", o.public_id);
     let title = &o.listing_title;
     let mut out = Vec::new();
@@ -342,26 +392,74 @@ fn notices(o: &OrderRow, to: OrderState, actor: Option<i64>) -> Vec<(i64, &'stat
         }
     };
     match to {
-        OrderState::AwaitingPayment => tell(o.buyer_id, "payment_ready", format!("Payment details are ready for \"{title}\".")),
+        OrderState::AwaitingPayment => tell(
+            o.buyer_id,
+            "payment_ready",
+            format!("Payment details are ready for \"{title}\"."),
+        ),
         OrderState::Paid => {
-            tell(o.buyer_id, "order_paid", format!("Your payment for \"{title}\" is confirmed."));
-            tell(o.vendor_id, "order_paid", format!("\"{title}\" was paid: please ship it."));
+            tell(
+                o.buyer_id,
+                "order_paid",
+                format!("Your payment for \"{title}\" is confirmed."),
+            );
+            tell(
+                o.vendor_id,
+                "order_paid",
+                format!("\"{title}\" was paid: please ship it."),
+            );
         }
-        OrderState::Shipped => tell(o.buyer_id, "order_shipped", format!("\"{title}\" was shipped.")),
-        OrderState::Completed => tell(o.vendor_id, "order_completed", format!("\"{title}\" was finalized.")),
+        OrderState::Shipped => tell(
+            o.buyer_id,
+            "order_shipped",
+            format!("\"{title}\" was shipped."),
+        ),
+        OrderState::Completed => tell(
+            o.vendor_id,
+            "order_completed",
+            format!("\"{title}\" was finalized."),
+        ),
         OrderState::Disputed => {
-            tell(o.buyer_id, "dispute_opened", format!("A dispute was opened on \"{title}\"."));
-            tell(o.vendor_id, "dispute_opened", format!("A dispute was opened on \"{title}\"."));
+            tell(
+                o.buyer_id,
+                "dispute_opened",
+                format!("A dispute was opened on \"{title}\"."),
+            );
+            tell(
+                o.vendor_id,
+                "dispute_opened",
+                format!("A dispute was opened on \"{title}\"."),
+            );
         }
         OrderState::Resolved => {
-            tell(o.buyer_id, "dispute_decided", format!("The dispute on \"{title}\" was decided."));
-            tell(o.vendor_id, "dispute_decided", format!("The dispute on \"{title}\" was decided."));
+            tell(
+                o.buyer_id,
+                "dispute_decided",
+                format!("The dispute on \"{title}\" was decided."),
+            );
+            tell(
+                o.vendor_id,
+                "dispute_decided",
+                format!("The dispute on \"{title}\" was decided."),
+            );
         }
         OrderState::Cancelled => {
-            tell(o.buyer_id, "order_cancelled", format!("The order for \"{title}\" was cancelled."));
-            tell(o.vendor_id, "order_cancelled", format!("The order for \"{title}\" was cancelled."));
+            tell(
+                o.buyer_id,
+                "order_cancelled",
+                format!("The order for \"{title}\" was cancelled."),
+            );
+            tell(
+                o.vendor_id,
+                "order_cancelled",
+                format!("The order for \"{title}\" was cancelled."),
+            );
         }
-        OrderState::Expired => tell(o.buyer_id, "order_expired", format!("The order for \"{title}\" expired unpaid.")),
+        OrderState::Expired => tell(
+            o.buyer_id,
+            "order_expired",
+            format!("The order for \"{title}\" expired unpaid."),
+        ),
         OrderState::Created => {}
     }
     out
