@@ -1,6 +1,7 @@
 //! One typed configuration: built-in defaults -> TOML file -> `SOUK_*` environment
 //! (`__` nests) -> command-line flags. Secrets are read from files and never shown.
 
+mod backup;
 pub mod check;
 mod listen;
 
@@ -11,6 +12,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use backup::BackupConfig;
 pub use check::{PortProbe, Preflight, preflight};
 pub use listen::{ListenAddr, SocketMode};
 
@@ -31,6 +33,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Logging and log retention.
     pub log: LogConfig,
+    /// Encrypted, scheduled backups.
+    pub backup: BackupConfig,
 }
 
 /// Process-wide settings.
@@ -111,6 +115,7 @@ impl Default for Config {
             shop: ShopConfig::default(),
             metrics: MetricsConfig::default(),
             log: LogConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }

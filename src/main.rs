@@ -3,6 +3,7 @@
 //! Exit codes: 0 ok, 1 runtime or configuration error, 2 usage error.
 
 mod app;
+mod backup;
 mod config;
 mod health;
 mod healthcheck;
@@ -52,6 +53,48 @@ enum Command {
     DefaultConfig,
     /// Exit 0 when the running instance answers /healthz.
     Healthcheck(ConfigArgs),
+    /// Encrypted backups: make one now, list them, verify one.
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
+    /// Restore a backup into the data dir (stop souk first).
+    Restore(RestoreArgs),
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Make a backup now (safe while souk serves from the same data dir).
+    Now(ConfigArgs),
+    /// List the backups in the backup dir with time, size and age.
+    List(ConfigArgs),
+    /// Decrypt and check a backup completely, without touching live data.
+    Verify {
+        /// age identity file (age-keygen output) matching a backup recipient.
+        #[arg(long, value_name = "KEYFILE")]
+        identity: PathBuf,
+        /// The backup file (souk-<time>.tar.zst.age).
+        #[arg(value_name = "BACKUP")]
+        backup: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct RestoreArgs {
+    /// age identity file (age-keygen output) matching a backup recipient.
+    #[arg(long, value_name = "KEYFILE")]
+    identity: PathBuf,
+    /// The backup file (souk-<time>.tar.zst.age).
+    #[arg(value_name = "BACKUP")]
+    backup: PathBuf,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Move existing data in the data dir aside instead of refusing.
+    #[arg(long)]
+    force: bool,
+    /// Also restore the config file (and secret files) to where they came from.
+    #[arg(long)]
+    with_config: bool,
 }
 
 #[derive(clap::Args)]
@@ -89,6 +132,20 @@ fn main() -> ExitCode {
             runtime()?
                 .block_on(healthcheck::check(&loaded.config))
                 .map_err(|e| vec![e])
+        }),
+        Command::Backup { command } => match command {
+            BackupCommand::Now(args) => args.load().and_then(|l| backup::cli::now(&l)),
+            BackupCommand::List(args) => args.load().and_then(|l| backup::cli::list(&l.config)),
+            BackupCommand::Verify { identity, backup } => backup::cli::verify(&identity, &backup),
+        },
+        Command::Restore(args) => args.config.load().and_then(|l| {
+            backup::cli::restore(&backup::cli::RestoreArgs {
+                identity: &args.identity,
+                backup: &args.backup,
+                data_dir: l.config.data_dir,
+                force: args.force,
+                with_config: args.with_config,
+            })
         }),
     };
     match result {
@@ -200,6 +257,9 @@ fn check_config(args: &ConfigArgs) -> Result<(), Vec<String>> {
         schedule.normalized,
         next.join(", ")
     );
+    for (i, l) in backup::cli::describe(c).iter().enumerate() {
+        println!("  {:<17} {l}", if i == 0 { "backups" } else { "" });
+    }
     for note in notes {
         println!("  note: {note}");
     }
