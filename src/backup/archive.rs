@@ -199,7 +199,11 @@ impl<R: Read> Read for Watch<R> {
     }
 }
 
-type Plain = zstd::stream::read::Decoder<'static, io::BufReader<Watch<age::stream::StreamReader<Counting>>>>;
+/// How every age v1 file starts.
+const AGE_MAGIC: &[u8] = b"age-encryption.org/v1\n";
+
+type Plain =
+    zstd::stream::read::Decoder<'static, io::BufReader<Watch<age::stream::StreamReader<Counting>>>>;
 
 /// Reads one backup stream from a file.
 pub struct ArchiveReader {
@@ -217,8 +221,22 @@ impl ArchiveReader {
         identities: &[Box<dyn age::Identity>],
         step: Step,
     ) -> Result<Self> {
-        let file = File::open(path)
+        let mut file = File::open(path)
             .map_err(|e| BackupError::io(format!("cannot open {}", path.display()), path, e))?;
+        // A file that does not even start like an age file is not "truncated".
+        let mut magic = Vec::with_capacity(AGE_MAGIC.len());
+        (&mut file)
+            .take(AGE_MAGIC.len() as u64)
+            .read_to_end(&mut magic)
+            .map_err(|e| BackupError::io(format!("cannot read {}", path.display()), path, e))?;
+        if magic.is_empty() || !AGE_MAGIC.starts_with(&magic) {
+            return Err(BackupError::NotABackup {
+                path: path.to_path_buf(),
+                reason: "it is not an age-encrypted file".to_owned(),
+            });
+        }
+        std::io::Seek::rewind(&mut file)
+            .map_err(|e| BackupError::io(format!("cannot read {}", path.display()), path, e))?;
         let file_len = file
             .metadata()
             .map_err(|e| BackupError::io(format!("cannot read {}", path.display()), path, e))?
@@ -243,9 +261,8 @@ impl ArchiveReader {
             inner: plain,
             seen: seen.clone(),
         };
-        let zstd = zstd::stream::read::Decoder::new(watched).map_err(|e| BackupError::Other(
-            format!("cannot start zstd: {e}"),
-        ))?;
+        let zstd = zstd::stream::read::Decoder::new(watched)
+            .map_err(|e| BackupError::Other(format!("cannot start zstd: {e}")))?;
         Ok(Self {
             path: path.to_path_buf(),
             file_len,
@@ -257,10 +274,7 @@ impl ArchiveReader {
     /// Calls `each` for every member with its validated name and a reader of its
     /// bytes, then reads the stream to its end so the final age chunk is
     /// authenticated too.
-    pub fn for_each(
-        self,
-        mut each: impl FnMut(&str, &mut dyn Read) -> Result<()>,
-    ) -> Result<()> {
+    pub fn for_each(self, mut each: impl FnMut(&str, &mut dyn Read) -> Result<()>) -> Result<()> {
         let Self {
             path,
             file_len,
@@ -369,7 +383,10 @@ mod tests {
 
     #[test]
     fn only_plain_relative_names_are_accepted() {
-        assert_eq!(safe_name("wallets/0/w.keys").as_deref(), Some("wallets/0/w.keys"));
+        assert_eq!(
+            safe_name("wallets/0/w.keys").as_deref(),
+            Some("wallets/0/w.keys")
+        );
         for bad in ["", "/etc/passwd", "../x", "a/../../b", "./a"] {
             assert_eq!(safe_name(bad), None, "{bad}");
         }

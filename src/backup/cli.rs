@@ -5,11 +5,11 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
+use super::BackupError;
 use super::files::{self, human_age, human_bytes};
 use super::progress::Progress;
 use super::restore::{self, Target};
 use super::run::Plan;
-use super::BackupError;
 use crate::config::{Config, Loaded};
 use crate::jobs::Schedule;
 
@@ -61,7 +61,10 @@ pub fn list(config: &Config) -> CliResult {
         return Ok(());
     }
     let now = Utc::now().timestamp();
-    println!("{:<36} {:<22} {:>10} {:>10}", "file", "time (UTC)", "size", "age");
+    println!(
+        "{:<36} {:<22} {:>10} {:>10}",
+        "file", "time (UTC)", "size", "age"
+    );
     for b in &backups {
         println!(
             "{:<36} {:<22} {:>10} {:>10}",
@@ -138,9 +141,8 @@ pub fn restore(args: &RestoreArgs) -> CliResult {
         Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
         _ => PathBuf::from("."),
     };
-    let verified =
-        restore::verify_into(args.backup, args.identity, &parent, Progress::for_cli())
-            .map_err(line)?;
+    let verified = restore::verify_into(args.backup, args.identity, &parent, Progress::for_cli())
+        .map_err(line)?;
     let m = &verified.manifest;
     println!(
         "{}: made {} by souk {}, schema version {}",
@@ -152,9 +154,7 @@ pub fn restore(args: &RestoreArgs) -> CliResult {
     for done in restore::restore(verified, &target).map_err(line)? {
         println!("{done}");
     }
-    println!(
-        "restore complete: start souk (systemctl start souk) and check /readyz"
-    );
+    println!("restore complete: start souk (systemctl start souk) and check /readyz");
     Ok(())
 }
 
@@ -202,8 +202,16 @@ pub fn describe(config: &Config) -> Vec<String> {
         } else {
             format!(", {} wallet dir(s)", b.wallet_dirs.len())
         },
-        if b.include_config { ", config file" } else { "" },
-        if b.include_secrets { ", secret files" } else { "" }
+        if b.include_config {
+            ", config file"
+        } else {
+            ""
+        },
+        if b.include_secrets {
+            ", secret files"
+        } else {
+            ""
+        }
     ));
     if !b.post_command.trim().is_empty() {
         out.push(format!(

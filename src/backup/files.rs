@@ -57,7 +57,7 @@ pub fn list(dir: &Path) -> io::Result<Vec<BackupFile>> {
             });
         }
     }
-    out.sort_by(|a, b| b.time.cmp(&a.time));
+    out.sort_by_key(|b| std::cmp::Reverse(b.time));
     Ok(out)
 }
 

@@ -170,13 +170,17 @@ pub fn start_jobs(jobs: &Jobs, config: &Config, config_file: Option<PathBuf>) {
     let plan = match Plan::new(config, config_file.as_deref()) {
         Ok(plan) => Arc::new(plan),
         Err(e) => {
-            jobs.on_signal("backup_signal", tokio::signal::unix::SignalKind::user_defined1(), {
-                let line = e.to_string();
-                move || {
-                    tracing::warn!(reason = %line, "SIGUSR1: no backup made");
-                    async { Ok(()) }
-                }
-            });
+            jobs.on_signal(
+                "backup_signal",
+                tokio::signal::unix::SignalKind::user_defined1(),
+                {
+                    let line = e.to_string();
+                    move || {
+                        tracing::warn!(reason = %line, "SIGUSR1: no backup made");
+                        async { Ok(()) }
+                    }
+                },
+            );
             return;
         }
     };
@@ -210,6 +214,8 @@ fn missed_run(schedule: &Schedule, dir: &std::path::Path) -> bool {
         .and_then(|l| l.first().map(|b| b.time));
     match newest {
         None => true,
-        Some(t) => schedule.next_after(t).is_some_and(|next| next <= Utc::now()),
+        Some(t) => schedule
+            .next_after(t)
+            .is_some_and(|next| next <= Utc::now()),
     }
 }

@@ -130,7 +130,10 @@ mod tests {
 
     #[test]
     fn mismatches_are_named() {
-        let m = manifest(vec![member("souk.db", 3, "aa"), member("wallets/0/w", 1, "bb")]);
+        let m = manifest(vec![
+            member("souk.db", 3, "aa"),
+            member("wallets/0/w", 1, "bb"),
+        ]);
         assert!(m.check(&m.members).is_ok());
         let e = m.check(&[member("souk.db", 3, "aa")]).unwrap_err();
         assert!(e.contains("wallets/0/w is missing"), "{e}");
@@ -144,6 +147,10 @@ mod tests {
         assert!(e.contains("SHA-256"), "{e}");
         let mut more = m.members.clone();
         more.push(member("x", 1, "cc"));
-        assert!(m.check(&more).unwrap_err().contains("x is not in the manifest"));
+        assert!(
+            m.check(&more)
+                .unwrap_err()
+                .contains("x is not in the manifest")
+        );
     }
 }

@@ -29,14 +29,10 @@ pub enum BackupError {
     )]
     NotConfigured,
     /// Another backup holds the lock.
-    #[error(
-        "another backup is running (it holds {0}): wait for it to finish, then try again"
-    )]
+    #[error("another backup is running (it holds {0}): wait for it to finish, then try again")]
     Busy(PathBuf),
     /// `serve` holds the data dir.
-    #[error(
-        "souk is running on {0} (it holds serve.lock): stop it first (systemctl stop souk)"
-    )]
+    #[error("souk is running on {0} (it holds serve.lock): stop it first (systemctl stop souk)")]
     Serving(PathBuf),
     /// Nothing to back up.
     #[error("no database at {0}: nothing to back up (is --data-dir the one souk serves from?)")]
@@ -60,7 +56,7 @@ pub enum BackupError {
     Identity(String),
     /// The backup file is incomplete.
     #[error(
-        "{0} is truncated: it ends before the encrypted stream does (an interrupted copy or write); fetch the complete file again"
+        "{0} is truncated: it ends before the encrypted stream does (an interrupted copy or write, or its last block is damaged); fetch the complete file again"
     )]
     Truncated(PathBuf),
     /// The backup file was altered.

@@ -83,11 +83,7 @@ impl Step {
             bar.finish_and_clear();
         }
         if self.print {
-            println!(
-                "{summary} ({:.1} s)",
-                self.started.elapsed().as_secs_f64()
-            );
+            println!("{summary} ({:.1} s)", self.started.elapsed().as_secs_f64());
         }
     }
-
 }

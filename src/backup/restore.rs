@@ -82,8 +82,9 @@ pub fn verify_into(
             std::fs::create_dir_all(dir)
                 .map_err(|e| BackupError::io(format!("cannot create {}", dir.display()), dir, e))?;
         }
-        let write_err =
-            |e: std::io::Error| BackupError::io(format!("cannot write {}", dest.display()), &dest, e);
+        let write_err = |e: std::io::Error| {
+            BackupError::io(format!("cannot write {}", dest.display()), &dest, e)
+        };
         let mut out = create_private(&dest).map_err(write_err)?;
         let (size, sha256) = copy_hashing(data, &mut out).map_err(write_err)?;
         out.sync_all().map_err(write_err)?;
@@ -154,9 +155,30 @@ pub fn check_target(target: &Target) -> Result<()> {
 pub fn restore(verified: Verified, target: &Target) -> Result<Vec<String>> {
     check_target(target)?;
     let dir = &target.data_dir;
+    let m = &verified.manifest;
+    // Wallet dirs outside the data dir are restored to where they were: refuse
+    // to replace files there without --force, before anything moves.
+    let mut wallet_dests = Vec::new();
+    for member in m.members.iter().filter(|x| x.kind == "wallet") {
+        let dest = wallet_target(m, &member.path, dir).ok_or_else(|| BackupError::NotABackup {
+            path: PathBuf::from(&m.data_dir),
+            reason: format!("wallet member {} names no wallet dir", member.path),
+        })?;
+        wallet_dests.push((member.path.clone(), dest));
+    }
+    let occupied: Vec<String> = wallet_dests
+        .iter()
+        .filter(|(_, d)| !d.starts_with(dir) && d.exists())
+        .map(|(_, d)| d.display().to_string())
+        .collect();
+    if !occupied.is_empty() && !target.force {
+        return Err(BackupError::Other(format!(
+            "wallet files already exist at {}: add --force to keep them as <name>.before-restore and restore the backup's",
+            occupied.join(", ")
+        )));
+    }
     let mut done = Vec::new();
-    let created = !dir.exists();
-    if created {
+    if !dir.exists() {
         create_dir(dir)?;
     }
     let existing = existing_data(dir)?;
@@ -168,8 +190,9 @@ pub fn restore(verified: Verified, target: &Target) -> Result<Vec<String>> {
         create_dir(&aside)?;
         for name in &existing {
             let from = dir.join(name);
-            std::fs::rename(&from, aside.join(name))
-                .map_err(|e| BackupError::io(format!("cannot move {} aside", from.display()), &from, e))?;
+            std::fs::rename(&from, aside.join(name)).map_err(|e| {
+                BackupError::io(format!("cannot move {} aside", from.display()), &from, e)
+            })?;
         }
         done.push(format!(
             "moved the existing {} to {}",
@@ -177,7 +200,6 @@ pub fn restore(verified: Verified, target: &Target) -> Result<Vec<String>> {
             aside.display()
         ));
     }
-    let m = &verified.manifest;
     let staged = |name: &str| verified.staging.path.join(name);
     let db = dir.join(manifest::DATABASE);
     place(&staged(manifest::DATABASE), &db, Some(dir))?;
@@ -190,17 +212,18 @@ pub fn restore(verified: Verified, target: &Target) -> Result<Vec<String>> {
         verified.tables.len()
     ));
     let mut wallets = 0;
-    for member in m.members.iter().filter(|x| x.kind == "wallet") {
-        let Some(dest) = wallet_target(m, &member.path, dir) else {
-            return Err(BackupError::NotABackup {
-                path: verified.staging.path.clone(),
-                reason: format!("wallet member {} names no wallet dir", member.path),
-            });
-        };
+    for (member, dest) in &wallet_dests {
+        if !dest.starts_with(dir) && dest.exists() {
+            let mut kept = dest.clone().into_os_string();
+            kept.push(".before-restore");
+            std::fs::rename(dest, &kept).map_err(|e| {
+                BackupError::io(format!("cannot move {} aside", dest.display()), dest, e)
+            })?;
+        }
         if let Some(parent) = dest.parent() {
             create_dir(parent)?;
         }
-        place(&staged(&member.path), &dest, Some(dir))?;
+        place(&staged(member), dest, Some(dir))?;
         wallets += 1;
     }
     if wallets > 0 {
@@ -212,11 +235,18 @@ pub fn restore(verified: Verified, target: &Target) -> Result<Vec<String>> {
                 None => w.path.clone(),
             })
             .collect();
-        done.push(format!("restored {wallets} wallet file(s) to {}", dirs.join(", ")));
+        done.push(format!(
+            "restored {wallets} wallet file(s) to {}",
+            dirs.join(", ")
+        ));
     }
     if target.with_config {
         let mut restored = Vec::new();
-        for member in m.members.iter().filter(|x| x.kind == "config" || x.kind == "secret") {
+        for member in m
+            .members
+            .iter()
+            .filter(|x| x.kind == "config" || x.kind == "secret")
+        {
             let original = if member.kind == "config" {
                 m.config_path.clone()
             } else {
@@ -231,7 +261,11 @@ pub fn restore(verified: Verified, target: &Target) -> Result<Vec<String>> {
             let had_one = original.exists();
             if had_one {
                 std::fs::rename(&original, &kept).map_err(|e| {
-                    BackupError::io(format!("cannot move {} aside", original.display()), &original, e)
+                    BackupError::io(
+                        format!("cannot move {} aside", original.display()),
+                        &original,
+                        e,
+                    )
                 })?;
             }
             if let Some(parent) = original.parent() {
@@ -239,7 +273,11 @@ pub fn restore(verified: Verified, target: &Target) -> Result<Vec<String>> {
                     BackupError::io(format!("cannot create {}", parent.display()), parent, e)
                 })?;
             }
-            place(&staged(&member.path), &original, had_one.then_some(kept.as_path()))?;
+            place(
+                &staged(&member.path),
+                &original,
+                had_one.then_some(kept.as_path()),
+            )?;
             if had_one {
                 // Same mode as the file it replaces (e.g. root:souk 0640 for the conffile).
                 use std::os::unix::fs::PermissionsExt;
@@ -276,14 +314,22 @@ fn existing_data(dir: &Path) -> Result<Vec<String>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
-        Err(e) => return Err(BackupError::io(format!("cannot read {}", dir.display()), dir, e)),
+        Err(e) => {
+            return Err(BackupError::io(
+                format!("cannot read {}", dir.display()),
+                dir,
+                e,
+            ));
+        }
     };
     let mut names: Vec<String> = entries
         .flatten()
         .map(|e| e.file_name().to_string_lossy().into_owned())
         .filter(|n| {
-            !matches!(n.as_str(), "backups" | "logs" | "backup.lock" | "serve.lock")
-                && !n.starts_with("before-restore-")
+            !matches!(
+                n.as_str(),
+                "backups" | "logs" | "backup.lock" | "serve.lock"
+            ) && !n.starts_with("before-restore-")
         })
         .collect();
     names.sort();
@@ -306,7 +352,11 @@ fn indexed(member: &str) -> Option<usize> {
 }
 
 fn member_size(m: &Manifest, name: &str) -> u64 {
-    m.members.iter().find(|x| x.path == name).map(|x| x.size).unwrap_or(0)
+    m.members
+        .iter()
+        .find(|x| x.path == name)
+        .map(|x| x.size)
+        .unwrap_or(0)
 }
 
 /// Renames a staged file into place (copying across file systems), fsyncs it and
@@ -363,8 +413,9 @@ struct Staging {
 impl Staging {
     fn create(parent: &Path) -> Result<Self> {
         use std::os::unix::fs::DirBuilderExt;
-        std::fs::create_dir_all(parent)
-            .map_err(|e| BackupError::io(format!("cannot create {}", parent.display()), parent, e))?;
+        std::fs::create_dir_all(parent).map_err(|e| {
+            BackupError::io(format!("cannot create {}", parent.display()), parent, e)
+        })?;
         let nanos = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.subsec_nanos())

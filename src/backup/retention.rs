@@ -94,7 +94,7 @@ mod tests {
                 size: 1,
             })
             .collect();
-        v.sort_by(|a, b| b.time.cmp(&a.time));
+        v.sort_by_key(|b| std::cmp::Reverse(b.time));
         v
     }
 
@@ -160,7 +160,11 @@ mod tests {
         for i in 0..5 {
             std::fs::write(d.path().join(files::name_for(t0 - Duration::days(i))), "x").unwrap();
         }
-        for other in ["notes.txt", "souk-old.tar.zst.age", "souk-20200101T000000Z.tar.zst"] {
+        for other in [
+            "notes.txt",
+            "souk-old.tar.zst.age",
+            "souk-20200101T000000Z.tar.zst",
+        ] {
             std::fs::write(d.path().join(other), "keep me").unwrap();
         }
         let keep = Keep {

@@ -61,7 +61,8 @@ impl Plan {
         let recipients = b.parsed_recipients().map_err(BackupError::Other)?;
         let mut secret_files = Vec::new();
         if b.include_secrets && !config.metrics.token_file.as_os_str().is_empty() {
-            secret_files.push(config.metrics.token_file.clone());
+            let t = &config.metrics.token_file;
+            secret_files.push(std::path::absolute(t).unwrap_or_else(|_| t.clone()));
         }
         Ok(Self {
             data_dir: config.data_dir.clone(),
@@ -72,7 +73,7 @@ impl Plan {
             wallet_dirs: b.wallet_dirs.clone(),
             config_file: config_file
                 .filter(|_| b.include_config)
-                .map(Path::to_path_buf),
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())),
             secret_files,
             keep: Keep {
                 last: b.keep_last,
@@ -95,7 +96,11 @@ impl Plan {
         self.prepare_dir()?;
         // Leftovers of a backup killed half-way: only this lock holder writes them.
         for entry in std::fs::read_dir(&self.dir).into_iter().flatten().flatten() {
-            if entry.file_name().to_string_lossy().starts_with(PARTIAL_PREFIX) {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .starts_with(PARTIAL_PREFIX)
+            {
                 let _ = std::fs::remove_file(entry.path());
             }
         }
@@ -166,16 +171,20 @@ impl Plan {
         }
         if let Some(config) = &self.config_file {
             let name = format!("config/{}", file_name(config));
-            writer.add_file(&name, "config", config, &step).map_err(|e| {
-                BackupError::io(format!("cannot back up {}", config.display()), config, e)
-            })?;
+            writer
+                .add_file(&name, "config", config, &step)
+                .map_err(|e| {
+                    BackupError::io(format!("cannot back up {}", config.display()), config, e)
+                })?;
             manifest.config_path = Some(config.display().to_string());
         }
         for (index, secret) in self.secret_files.iter().enumerate() {
             let name = format!("secrets/{index}/{}", file_name(secret));
-            writer.add_file(&name, "secret", secret, &step).map_err(|e| {
-                BackupError::io(format!("cannot back up {}", secret.display()), secret, e)
-            })?;
+            writer
+                .add_file(&name, "secret", secret, &step)
+                .map_err(|e| {
+                    BackupError::io(format!("cannot back up {}", secret.display()), secret, e)
+                })?;
             manifest.secret_files.push(secret.display().to_string());
         }
         let buffered = writer.finish(manifest).map_err(write_err)?;
@@ -279,10 +288,8 @@ impl Plan {
                 Ok(Some(status)) => return Err(format!("post_command failed ({status})")),
                 Ok(None) if Instant::now() >= deadline => {
                     if let Some(pid) = rustix::process::Pid::from_raw(child.id() as i32) {
-                        let _ = rustix::process::kill_process_group(
-                            pid,
-                            rustix::process::Signal::KILL,
-                        );
+                        let _ =
+                            rustix::process::kill_process_group(pid, rustix::process::Signal::KILL);
                     }
                     let _ = child.wait();
                     return Err(format!(
@@ -302,7 +309,8 @@ fn wallet_files(dir: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     let mut todo = vec![dir.to_path_buf()];
     while let Some(d) = todo.pop() {
-        let read_err = |e| BackupError::io(format!("cannot read wallet dir {}", d.display()), &d, e);
+        let read_err =
+            |e| BackupError::io(format!("cannot read wallet dir {}", d.display()), &d, e);
         for entry in std::fs::read_dir(&d).map_err(read_err)? {
             let entry = entry.map_err(read_err)?;
             let ty = entry.file_type().map_err(read_err)?;

@@ -39,9 +39,7 @@ pub fn take(live: &Path, dest: &Path) -> Result<Snapshot> {
             .create_new(true)
             .mode(0o600)
             .open(dest)
-            .map_err(|e| {
-                BackupError::io(format!("cannot create {}", dest.display()), dest, e)
-            })?;
+            .map_err(|e| BackupError::io(format!("cannot create {}", dest.display()), dest, e))?;
     }
     // Read-write open without CREATE: a read-only connection cannot recover a WAL
     // left by a crashed writer, and this one never writes to the live file.
@@ -50,7 +48,9 @@ pub fn take(live: &Path, dest: &Path) -> Result<Snapshot> {
         OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
     )
     .map_err(db_err)?;
-    source.busy_timeout(Duration::from_secs(30)).map_err(db_err)?;
+    source
+        .busy_timeout(Duration::from_secs(30))
+        .map_err(db_err)?;
     source
         .pragma_update(None, "query_only", "ON")
         .map_err(db_err)?;

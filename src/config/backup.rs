@@ -101,7 +101,10 @@ impl BackupConfig {
             ));
         }
         for (key, value) in [
-            ("backup.post_command_timeout_secs", self.post_command_timeout_secs),
+            (
+                "backup.post_command_timeout_secs",
+                self.post_command_timeout_secs,
+            ),
             ("backup.stale_after_hours", self.stale_after_hours),
         ] {
             if value == 0 {
