@@ -70,6 +70,11 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
     }
 
     let state = AppState::new(db.clone(), config.clone(), metrics.clone(), metrics_token);
+    // Jobs (and the SIGUSR1 handler) before the listeners: once /healthz
+    // answers, a SIGUSR1 must make a backup rather than end the process.
+    let jobs = Jobs::new(CancellationToken::new());
+    start_jobs(&jobs, &config, &state);
+    backup::start_jobs(&jobs, &config, config_file);
     let http_stop = CancellationToken::new();
     let mut servers = JoinSet::new();
     for (name, bound, router) in [
@@ -85,9 +90,6 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
         servers.spawn(async move { (name, net::serve(bound, router, stop).await) });
     }
 
-    let jobs = Jobs::new(CancellationToken::new());
-    start_jobs(&jobs, &config, &state);
-    backup::start_jobs(&jobs, &config, config_file);
     systemd::ready();
     tracing::info!(
         version = crate::telemetry::metrics::VERSION,

@@ -55,8 +55,20 @@ impl<W: Write> ArchiveWriter<W> {
 
     /// Streams the file at `path` in as member `name`, hashing it on the way.
     pub fn add_file(&mut self, name: &str, kind: &str, path: &Path, step: &Step) -> io::Result<()> {
+        let size = std::fs::metadata(path)?.len();
+        self.add_prefix(name, kind, path, size, step)
+    }
+
+    /// Streams the first `size` bytes of the file at `path` in as member `name`.
+    pub fn add_prefix(
+        &mut self,
+        name: &str,
+        kind: &str,
+        path: &Path,
+        size: u64,
+        step: &Step,
+    ) -> io::Result<()> {
         let file = File::open(path)?;
-        let size = file.metadata()?.len();
         let mut header = self.header(size, 0o600);
         let mut reader = Hashing::new(file.take(size), step.clone());
         self.tar.append_data(&mut header, name, &mut reader)?;

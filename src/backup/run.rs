@@ -113,21 +113,34 @@ impl Plan {
         ]);
         let (snap_path, out_path) = (&scratch.0[0], &scratch.0[1]);
 
+        // Fast path: stream the live file under a frozen read transaction;
+        // otherwise copy a snapshot into the scratch file first.
         let step = progress.step("snapshot", None);
-        let snap = snapshot::take(&self.db_path, snap_path)?;
+        let frozen = snapshot::freeze(&self.db_path, Duration::from_secs(2))?;
+        let (db_source, db_bytes, schema_version) = match &frozen {
+            Some(f) => (self.db_path.clone(), f.bytes, f.schema_version),
+            None => {
+                let snap = snapshot::take(&self.db_path, snap_path)?;
+                (snap_path.clone(), snap.bytes, snap.schema_version)
+            }
+        };
         self.fix_owners_after_snapshot();
         step.finish(&format!(
-            "snapshot of {} ({}, schema version {})",
+            "snapshot of {} ({}, schema version {schema_version}{})",
             self.db_path.display(),
-            files::human_bytes(snap.bytes),
-            snap.schema_version
+            files::human_bytes(db_bytes),
+            if frozen.is_some() {
+                ", streamed from a frozen read transaction"
+            } else {
+                ", copied with the online backup API"
+            }
         ));
 
         let mut manifest = Manifest {
             format: manifest::FORMAT,
             souk_version: VERSION.to_owned(),
             souk_commit: COMMIT.to_owned(),
-            schema_version: snap.schema_version,
+            schema_version,
             created_at: time.to_rfc3339_opts(SecondsFormat::Secs, true),
             data_dir: self.data_dir.display().to_string(),
             config_path: None,
@@ -146,10 +159,11 @@ impl Plan {
             1,
         )
         .map_err(write_err)?;
-        let step = progress.step("archive", Some(snap.bytes));
+        let step = progress.step("archive", Some(db_bytes));
         writer
-            .add_file(manifest::DATABASE, "database", snap_path, &step)
+            .add_prefix(manifest::DATABASE, "database", &db_source, db_bytes, &step)
             .map_err(write_err)?;
+        drop(frozen); // checkpoints may run again
         // Wallet files: the escrow engines ask monero-wallet-rpc to `store` before
         // calling a backup; until then these are plain files copied as they are.
         for (index, dir) in self.wallet_dirs.iter().enumerate() {
@@ -208,7 +222,7 @@ impl Plan {
         Ok(Outcome {
             file: final_path,
             size,
-            db_bytes: snap.bytes,
+            db_bytes,
             duration: started.elapsed(),
             pruned,
         })

@@ -1,10 +1,21 @@
-//! A consistent copy of the live database while the shop keeps serving: SQLite's
-//! online backup API on a connection of its own, copying every page in one step,
-//! i.e. inside one read transaction. In WAL mode that read transaction never
-//! blocks the writer, and the copy is the database as of one commit.
+//! A consistent view of the live database while the shop keeps serving.
+//!
+//! Fast path ([`freeze`]): with the writer lock held for a moment, a passive
+//! checkpoint moves the whole WAL into the database file, and a second
+//! connection starts a read transaction. With nothing left in the WAL, SQLite
+//! serves that reader straight from the database file under WAL read-lock 0,
+//! and no checkpoint may write into the file while any reader holds that lock
+//! (wal.c: the checkpointer takes WAL_READ_LOCK(0) exclusively before
+//! backfilling). So the file's first `page_count * page_size` bytes stay exactly
+//! this snapshot until the reader ends, while writers go on appending to the
+//! WAL, and they can be streamed into the archive with no copy on disk.
+//!
+//! Fallback ([`take`]): when the WAL cannot be emptied quickly (long readers),
+//! SQLite's online backup API copies every page in one step, i.e. inside one
+//! read transaction, into a scratch file.
 
 use std::path::Path;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use rusqlite::{Connection, OpenFlags};
 
@@ -17,6 +28,114 @@ pub struct Snapshot {
     pub schema_version: usize,
     /// Bytes of the copy.
     pub bytes: u64,
+}
+
+/// A read transaction that keeps the live database file frozen (see the module
+/// docs); drop it to let checkpoints run again.
+pub struct Frozen {
+    conn: Connection,
+    /// Bytes of the snapshot at the start of the database file.
+    pub bytes: u64,
+    /// Schema version of the snapshot.
+    pub schema_version: usize,
+}
+
+impl Drop for Frozen {
+    fn drop(&mut self) {
+        let _ = self.conn.execute_batch("COMMIT");
+    }
+}
+
+/// Tries the fast path for up to `limit`; Ok(None) when the WAL could not be
+/// emptied in time (the caller falls back to [`take`]).
+pub fn freeze(live: &Path, limit: Duration) -> Result<Option<Frozen>> {
+    if !live.is_file() {
+        return Err(BackupError::NoDatabase(live.to_path_buf()));
+    }
+    let db_err =
+        |e: rusqlite::Error| BackupError::Database(format!("snapshot of {}: {e}", live.display()));
+    let open = || -> Result<Connection> {
+        let c = Connection::open_with_flags(
+            live,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(db_err)?;
+        c.busy_timeout(Duration::from_secs(5)).map_err(db_err)?;
+        c.pragma_update(None, "wal_autocheckpoint", 0)
+            .map_err(db_err)?;
+        Ok(c)
+    };
+    let (gate, reader) = (open()?, open()?);
+    gate.busy_timeout(Duration::from_millis(200))
+        .map_err(db_err)?;
+    let mode: String = gate
+        .query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        .map_err(db_err)?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Ok(None);
+    }
+    let deadline = Instant::now() + limit;
+    loop {
+        // No new frames while the gate holds the write lock (a few ms at most).
+        // A busy writer may keep it from us: then fall back rather than wait.
+        match gate.execute_batch("BEGIN IMMEDIATE") {
+            Ok(()) => {}
+            Err(e) if is_busy(&e) => {
+                if Instant::now() >= deadline {
+                    return Ok(None);
+                }
+                continue;
+            }
+            Err(e) => return Err(db_err(e)),
+        }
+        let checkpoint = reader.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, i64>(2)?,
+            ))
+        });
+        let emptied = match checkpoint {
+            Ok((busy, log, done)) => busy == 0 && log == done,
+            // Another connection is checkpointing right now (PASSIVE never waits).
+            Err(e) if is_busy(&e) => false,
+            Err(e) => {
+                let _ = gate.execute_batch("ROLLBACK");
+                return Err(db_err(e));
+            }
+        };
+        if emptied {
+            // WAL fully in the file: this read transaction takes read-lock 0.
+            let begun = reader.execute_batch("BEGIN; SELECT count(*) FROM sqlite_schema;");
+            gate.execute_batch("ROLLBACK").map_err(db_err)?;
+            begun.map_err(db_err)?;
+            let (pages, page_size, version): (i64, i64, i64) = reader
+                .query_row(
+                    "SELECT (SELECT page_count FROM pragma_page_count), (SELECT page_size FROM pragma_page_size), (SELECT user_version FROM pragma_user_version)",
+                    [],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+                )
+                .map_err(db_err)?;
+            return Ok(Some(Frozen {
+                conn: reader,
+                bytes: (pages * page_size) as u64,
+                schema_version: usize::try_from(version).unwrap_or(0),
+            }));
+        }
+        gate.execute_batch("ROLLBACK").map_err(db_err)?;
+        if Instant::now() >= deadline {
+            return Ok(None);
+        }
+        // A reader still uses old frames: let it finish.
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+fn is_busy(e: &rusqlite::Error) -> bool {
+    matches!(
+        e.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
 }
 
 /// Copies the database at `live` into a new file `dest` (mode 0600).
@@ -122,6 +241,47 @@ pub fn check(db: &Path) -> Result<Vec<(String, u64)>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn frozen_file_prefix_stays_the_snapshot_while_writers_and_checkpoints_go_on() {
+        let d = tempfile::tempdir().unwrap();
+        let live = d.path().join("live.db");
+        let w = Connection::open(&live).unwrap();
+        w.execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA user_version = 2; CREATE TABLE t (x);
+             WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+             INSERT INTO t SELECT randomblob(200) FROM n;",
+        )
+        .unwrap();
+        let frozen = freeze(&live, Duration::from_secs(2))
+            .unwrap()
+            .expect("WAL emptied");
+        assert_eq!(frozen.schema_version, 2);
+        // Writers go on, and a checkpoint is attempted: the file must not change.
+        let before = std::fs::read(&live).unwrap()[..frozen.bytes as usize].to_vec();
+        w.execute_batch(
+            "WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < 5000)
+             INSERT INTO t SELECT randomblob(200) FROM n; UPDATE t SET x = zeroblob(10);",
+        )
+        .unwrap();
+        let _ = w.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+        let after = std::fs::read(&live).unwrap();
+        assert_eq!(
+            &after[..frozen.bytes as usize],
+            &before[..],
+            "file prefix unchanged"
+        );
+        let copy = d.path().join("copy.db");
+        std::fs::write(&copy, &before).unwrap();
+        assert_eq!(check(&copy).unwrap(), vec![("t".to_owned(), 5000)]);
+        drop(frozen);
+        let (_, log, done): (i64, i64, i64) = w
+            .query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .unwrap();
+        assert_eq!(log, done, "checkpoints run again once the reader is gone");
+    }
 
     #[test]
     fn snapshot_copies_committed_rows_and_the_schema_version() {
