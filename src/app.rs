@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
+use crate::backup;
 use crate::config::{self, Config, Loaded, PortProbe};
 use crate::jobs::{Jobs, Schedule};
 use crate::net;
@@ -29,6 +30,7 @@ impl From<String> for StartError {
 /// Runs the shop until SIGTERM or SIGINT.
 pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
     let config = Arc::new(loaded.config);
+    let config_file = loaded.source;
     let mut problems = config::preflight(&config, PortProbe::Skip).problems;
     if let Err(e) = logging::filter(&config.log) {
         problems.push(e);
@@ -51,6 +53,8 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
     // From here on things are created; undo them if start-up fails.
     let mut created = CreatedDirs::default();
     created.ensure(&config.data_dir)?;
+    // One souk per data dir; `souk restore` checks this lock too.
+    let _serve_lock = backup::ServeLock::acquire(&config.data_dir)?;
     let log_dir = config.log_dir();
     created.ensure(&log_dir)?;
     let _log_guard = logging::init(&config.log, &log_dir)?;
@@ -66,6 +70,11 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
     }
 
     let state = AppState::new(db.clone(), config.clone(), metrics.clone(), metrics_token);
+    // Jobs (and the SIGUSR1 handler) before the listeners: once /healthz
+    // answers, a SIGUSR1 must make a backup rather than end the process.
+    let jobs = Jobs::new(CancellationToken::new());
+    start_jobs(&jobs, &config, &state);
+    backup::start_jobs(&jobs, &config, config_file);
     let http_stop = CancellationToken::new();
     let mut servers = JoinSet::new();
     for (name, bound, router) in [
@@ -81,8 +90,6 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
         servers.spawn(async move { (name, net::serve(bound, router, stop).await) });
     }
 
-    let jobs = Jobs::new(CancellationToken::new());
-    start_jobs(&jobs, &config, &state);
     systemd::ready();
     tracing::info!(
         version = crate::telemetry::metrics::VERSION,
@@ -147,12 +154,13 @@ fn start_jobs(jobs: &Jobs, config: &Arc<Config>, state: &AppState) {
         metrics.upkeep();
         async { Ok(()) }
     });
-    let (db, data_dir) = (state.db.clone(), config.data_dir.clone());
+    let (db, config_now) = (state.db.clone(), config.clone());
     let min_free = config.server.min_free_disk_mb.saturating_mul(1024 * 1024);
     jobs.every("readiness", Duration::from_secs(15), move || {
-        let (db, data_dir) = (db.clone(), data_dir.clone());
+        let (db, config) = (db.clone(), config_now.clone());
         async move {
-            crate::health::probe(&db, &data_dir, min_free).await;
+            let backup = crate::backup::readiness(&config);
+            crate::health::probe(&db, &config.data_dir, min_free, backup).await;
             Ok(())
         }
     });

@@ -1,6 +1,7 @@
 //! One typed configuration: built-in defaults -> TOML file -> `SOUK_*` environment
 //! (`__` nests) -> command-line flags. Secrets are read from files and never shown.
 
+mod backup;
 pub mod check;
 mod listen;
 mod market;
@@ -12,6 +13,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 
+pub use backup::BackupConfig;
 pub use check::{PortProbe, Preflight, preflight};
 pub use listen::{ListenAddr, SocketMode};
 pub use market::MarketConfig;
@@ -35,6 +37,8 @@ pub struct Config {
     pub log: LogConfig,
     /// The shop's rules of business.
     pub market: MarketConfig,
+    /// Encrypted, scheduled backups.
+    pub backup: BackupConfig,
 }
 
 /// Process-wide settings.
@@ -116,6 +120,7 @@ impl Default for Config {
             metrics: MetricsConfig::default(),
             log: LogConfig::default(),
             market: MarketConfig::default(),
+            backup: BackupConfig::default(),
         }
     }
 }

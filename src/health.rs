@@ -18,6 +18,9 @@ pub enum CheckStatus {
     Failed,
     /// Not part of this installation yet; does not block readiness.
     NotConfigured,
+    /// Works but is out of date (e.g. no recent backup): worth a look, yet the
+    /// shop can still take orders, so it does not block readiness.
+    Stale,
 }
 
 /// One dependency's check.
@@ -45,8 +48,9 @@ pub fn disk_free_bytes(dir: &Path) -> std::io::Result<u64> {
     Ok(st.f_bavail.saturating_mul(st.f_frsize))
 }
 
-/// Checks every dependency once.
-pub async fn probe(db: &Db, data_dir: &Path, min_free_bytes: u64) -> Readiness {
+/// Checks every dependency once; `backup` is computed by the caller
+/// (`backup::readiness`) and never blocks readiness.
+pub async fn probe(db: &Db, data_dir: &Path, min_free_bytes: u64, backup: Check) -> Readiness {
     let database = match db.check_ready().await {
         Ok(()) => ok(),
         Err(reason) => {
@@ -78,6 +82,7 @@ pub async fn probe(db: &Db, data_dir: &Path, min_free_bytes: u64) -> Readiness {
         ("disk", disk),
         ("monero_daemon", not_configured()),
         ("monero_wallet", not_configured()),
+        ("backup", backup),
     ];
     let ready = checks.iter().all(|(_, c)| c.status != CheckStatus::Failed);
     metrics::gauge!("souk_ready").set(if ready { 1.0 } else { 0.0 });

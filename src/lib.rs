@@ -3,6 +3,7 @@
 //! Rooms, each with one purpose; data flows one way: `web` -> `market` -> `store`.
 
 pub mod app;
+pub mod backup;
 pub mod config;
 pub mod health;
 pub mod healthcheck;

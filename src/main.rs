@@ -10,7 +10,7 @@ use clap::{Parser, Subcommand};
 use souk::config::{self, Loaded, Overrides, PortProbe};
 use souk::jobs::Schedule;
 use souk::telemetry::metrics::{COMMIT, VERSION};
-use souk::{app, healthcheck, store, telemetry};
+use souk::{app, backup, healthcheck, store, telemetry};
 
 /// `souk --version` prints the version and the git commit.
 const LONG_VERSION: &str = concat!(
@@ -45,6 +45,48 @@ enum Command {
     /// Operator tasks on the shop's database (safe while the shop runs).
     #[command(subcommand)]
     Admin(AdminCommand),
+    /// Encrypted backups: make one now, list them, verify one.
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
+    /// Restore a backup into the data dir (stop souk first).
+    Restore(RestoreArgs),
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Make a backup now (safe while souk serves from the same data dir).
+    Now(ConfigArgs),
+    /// List the backups in the backup dir with time, size and age.
+    List(ConfigArgs),
+    /// Decrypt and check a backup completely, without touching live data.
+    Verify {
+        /// age identity file (age-keygen output) matching a backup recipient.
+        #[arg(long, value_name = "KEYFILE")]
+        identity: PathBuf,
+        /// The backup file (souk-<time>.tar.zst.age).
+        #[arg(value_name = "BACKUP")]
+        backup: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct RestoreArgs {
+    /// age identity file (age-keygen output) matching a backup recipient.
+    #[arg(long, value_name = "KEYFILE")]
+    identity: PathBuf,
+    /// The backup file (souk-<time>.tar.zst.age).
+    #[arg(value_name = "BACKUP")]
+    backup: PathBuf,
+    #[command(flatten)]
+    config: ConfigArgs,
+    /// Move existing data in the data dir aside instead of refusing.
+    #[arg(long)]
+    force: bool,
+    /// Also restore the config file (and secret files) to where they came from.
+    #[arg(long)]
+    with_config: bool,
 }
 
 #[derive(Subcommand)]
@@ -108,6 +150,20 @@ fn main() -> ExitCode {
             runtime()?
                 .block_on(healthcheck::check(&loaded.config))
                 .map_err(|e| vec![e])
+        }),
+        Command::Backup { command } => match command {
+            BackupCommand::Now(args) => args.load().and_then(|l| backup::cli::now(&l)),
+            BackupCommand::List(args) => args.load().and_then(|l| backup::cli::list(&l.config)),
+            BackupCommand::Verify { identity, backup } => backup::cli::verify(&identity, &backup),
+        },
+        Command::Restore(args) => args.config.load().and_then(|l| {
+            backup::cli::restore(&backup::cli::RestoreArgs {
+                identity: &args.identity,
+                backup: &args.backup,
+                data_dir: l.config.data_dir,
+                force: args.force,
+                with_config: args.with_config,
+            })
         }),
     };
     match result {
@@ -292,6 +348,9 @@ fn check_config(args: &ConfigArgs) -> Result<(), Vec<String>> {
         schedule.normalized,
         next.join(", ")
     );
+    for (i, l) in backup::cli::describe(c).iter().enumerate() {
+        println!("  {:<17} {l}", if i == 0 { "backups" } else { "" });
+    }
     for note in notes {
         println!("  note: {note}");
     }

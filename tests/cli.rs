@@ -108,6 +108,12 @@ fn default_config_is_complete_and_valid() {
         "max_total_mb",
         "max_age_days",
         "cleanup_schedule",
+        "[backup]",
+        "recipients",
+        "schedule",
+        "keep_last",
+        "wallet_dirs",
+        "post_command",
     ] {
         assert!(text.contains(key), "{key} missing from default-config");
     }

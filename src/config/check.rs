@@ -74,6 +74,9 @@ pub fn preflight(config: &Config, probe: PortProbe) -> Preflight {
             .map(|_| ())
             .map_err(|e| format!("log.cleanup_schedule: {e}")),
     );
+    for p in config.backup.problems(&config.data_dir) {
+        check(Err(p));
+    }
     for (key, value) in [
         (
             "server.shutdown_grace_secs",

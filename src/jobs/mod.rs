@@ -8,6 +8,7 @@ use std::future::Future;
 use std::time::{Duration, Instant};
 
 use chrono::Utc;
+use tokio::signal::unix::SignalKind;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
@@ -77,6 +78,36 @@ impl Jobs {
                 tokio::select! {
                     _ = token.cancelled() => break,
                     _ = tokio::time::sleep(wait) => run_step(name, step()).await,
+                }
+            }
+            tracing::debug!(job = name, "job stopped");
+        });
+    }
+
+    /// Runs `step` each time the process receives `signal`, until shutdown. The
+    /// handler is installed before this returns, so the signal's default action
+    /// (often: terminate) no longer applies.
+    pub fn on_signal<F, Fut>(&self, name: &'static str, signal: SignalKind, step: F)
+    where
+        F: Fn() -> Fut + Send + 'static,
+        Fut: Future<Output = StepResult> + Send + 'static,
+    {
+        let mut stream = match tokio::signal::unix::signal(signal) {
+            Ok(s) => s,
+            Err(e) => {
+                tracing::warn!(job = name, error = %e, "cannot listen for the signal");
+                return;
+            }
+        };
+        let token = self.token.clone();
+        self.tracker.spawn(async move {
+            loop {
+                tokio::select! {
+                    _ = token.cancelled() => break,
+                    got = stream.recv() => match got {
+                        Some(()) => run_step(name, step()).await,
+                        None => break,
+                    },
                 }
             }
             tracing::debug!(job = name, "job stopped");

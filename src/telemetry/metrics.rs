@@ -117,4 +117,5 @@ fn describe_all() {
         Unit::Bytes,
         "Free bytes on the data dir's file system available to souk."
     );
+    crate::backup::describe_metrics();
 }

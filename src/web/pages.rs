@@ -47,7 +47,8 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         .server
         .min_free_disk_mb
         .saturating_mul(1024 * 1024);
-    let r = health::probe(&state.db, &state.config.data_dir, min_free).await;
+    let backup = crate::backup::readiness(&state.config);
+    let r = health::probe(&state.db, &state.config.data_dir, min_free, backup).await;
     let checks: serde_json::Map<String, serde_json::Value> = r
         .checks
         .iter()
