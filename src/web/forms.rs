@@ -50,7 +50,12 @@ where
 
     async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
         let state = AppState::from_ref(state);
-        let expected = expected_token(&state, req.headers()).await?;
+        // A `SignedIn`/`CurrentViewer` argument before this one already looked the
+        // session up; reuse it instead of a second query.
+        let expected = match req.extensions().get::<super::session::Looked>() {
+            Some(super::session::Looked(Some(v))) => v.csrf_token.clone(),
+            _ => expected_token(&state, req.headers()).await?,
+        };
         let is_form = req
             .headers()
             .get(axum::http::header::CONTENT_TYPE)

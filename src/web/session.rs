@@ -46,7 +46,7 @@ pub struct CurrentViewer(pub Viewer);
 
 /// What the session lookup left in the request, so it runs once per request.
 #[derive(Clone)]
-struct Looked(Option<Viewer>);
+pub(super) struct Looked(pub(super) Option<Viewer>);
 
 async fn lookup(parts: &mut Parts, state: &AppState) -> Result<Option<Viewer>, WebError> {
     if let Some(Looked(v)) = parts.extensions.get::<Looked>() {
