@@ -170,8 +170,8 @@ pub fn parse_decision(input: &DecisionInput) -> MarketResult<(Outcome, String)> 
 }
 
 /// How an outcome reads for people.
-pub fn outcome_text(decision: &str, vendor_percent: Option<i64>) -> String {
-    match (decision, vendor_percent) {
+pub fn outcome_text(decision: &str, vendor_percent: &Option<i64>) -> String {
+    match (decision, *vendor_percent) {
         ("release", _) => "released to the vendor".to_owned(),
         ("refund", _) => "refunded to the buyer".to_owned(),
         ("split", Some(p)) => format!("split: {p} % to the vendor, {} % to the buyer", 100 - p),
@@ -204,7 +204,7 @@ pub async fn decide(
                 .as_deref()
                 .map(|a| format!(" by {a}"))
                 .unwrap_or_default(),
-            outcome_text(d.decision.as_deref().unwrap_or(""), d.vendor_percent)
+            outcome_text(d.decision.as_deref().unwrap_or(""), &d.vendor_percent)
         ))
     };
     if case.dispute.state != "open"
@@ -225,7 +225,7 @@ pub async fn decide(
     };
     let audit_text = format!(
         "{}: {rationale}",
-        outcome_text(decided.decision, Some(decided.vendor_percent))
+        outcome_text(decided.decision, &Some(decided.vendor_percent))
     );
     let also: orders::AlsoInTransaction = Box::new(move |c, t| {
         if !store::decide(c, dispute_id, &decided, t)? {
@@ -243,7 +243,7 @@ pub async fn decide(
     });
     let reason = format!(
         "dispute decided: {}",
-        outcome_text(outcome.as_str(), Some(i64::from(outcome.vendor_percent())))
+        outcome_text(outcome.as_str(), &Some(i64::from(outcome.vendor_percent())))
     );
     let applied = apply_with(
         db,

@@ -163,8 +163,17 @@ pub async fn of_listing(
     page: i64,
 ) -> MarketResult<(listings::ListingRow, ReviewPage)> {
     let listing = listings::view(db, viewer, listing_id).await?;
-    let reviews = page_of(db, About::Listing(listing_id), page).await?;
+    let reviews = listing_page(db, &listing, page).await?;
     Ok((listing, reviews))
+}
+
+/// Reviews of a listing already shown to the viewer (the row proves it is visible).
+pub async fn listing_page(
+    db: &Db,
+    listing: &listings::ListingRow,
+    page: i64,
+) -> MarketResult<ReviewPage> {
+    page_of(db, About::Listing(listing.id), page).await
 }
 
 /// Reviews of all of a vendor's listings.
@@ -174,8 +183,17 @@ pub async fn of_vendor(
     page: i64,
 ) -> MarketResult<(catalogue::VendorProfile, ReviewPage)> {
     let profile = catalogue::vendor_profile(db, username).await?;
-    let reviews = page_of(db, About::Vendor(profile.id), page).await?;
+    let reviews = vendor_page(db, &profile, page).await?;
     Ok((profile, reviews))
+}
+
+/// Reviews of a vendor whose public profile is shown.
+pub async fn vendor_page(
+    db: &Db,
+    profile: &catalogue::VendorProfile,
+    page: i64,
+) -> MarketResult<ReviewPage> {
+    page_of(db, About::Vendor(profile.id), page).await
 }
 
 /// How a reviewer is named in public: first and last letter only, so a review does
@@ -187,6 +205,12 @@ pub fn masked_name(name: &str) -> String {
         [only] => format!("{only}…"),
         [first, .., last] => format!("{first}…{last}"),
     }
+}
+
+/// A rating as five stars ("★★★☆☆").
+pub fn stars(rating: &i64) -> String {
+    let full = (*rating).clamp(0, 5) as usize;
+    format!("{}{}", "★".repeat(full), "☆".repeat(5 - full))
 }
 
 #[cfg(test)]
@@ -287,5 +311,6 @@ mod tests {
         assert_eq!(masked_name("alice"), "a…e");
         assert_eq!(masked_name("x"), "x…");
         assert_eq!(masked_name("bö"), "b…ö");
+        assert_eq!(stars(&3), "★★★☆☆");
     }
 }
