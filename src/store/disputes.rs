@@ -91,22 +91,13 @@ pub fn by_id(c: &Connection, id: i64) -> Result<Option<DisputeRow>, StoreError> 
 
 /// The latest dispute of an order.
 pub fn latest_for_order(c: &Connection, order_id: i64) -> Result<Option<DisputeRow>, StoreError> {
-    let sql = format!(
-        "SELECT {DISPUTE_COLUMNS} FROM {DISPUTE_JOINS} WHERE d.order_id = ?1 ORDER BY d.id DESC LIMIT 1"
-    );
-    Ok(c.prepare_cached(&sql)?
+    Ok(c.prepare_cached(&latest_sql())?
         .query_row([order_id], dispute_row)
         .optional()?)
 }
 
-/// A page of disputes: open ones oldest first (the queue), decided ones newest first.
-pub fn page(
-    c: &Connection,
-    decided: bool,
-    limit: i64,
-    offset: i64,
-) -> Result<Vec<DisputeRow>, StoreError> {
-    let sql = if decided {
+fn page_sql(decided: bool) -> String {
+    if decided {
         format!(
             "SELECT {DISPUTE_COLUMNS} FROM {DISPUTE_JOINS} WHERE d.state = 'decided'
              ORDER BY d.opened_at DESC, d.id DESC LIMIT ?1 OFFSET ?2"
@@ -116,8 +107,23 @@ pub fn page(
             "SELECT {DISPUTE_COLUMNS} FROM {DISPUTE_JOINS} WHERE d.state = 'open'
              ORDER BY d.opened_at, d.id LIMIT ?1 OFFSET ?2"
         )
-    };
-    let mut stmt = c.prepare_cached(&sql)?;
+    }
+}
+
+fn latest_sql() -> String {
+    format!(
+        "SELECT {DISPUTE_COLUMNS} FROM {DISPUTE_JOINS} WHERE d.order_id = ?1 ORDER BY d.id DESC LIMIT 1"
+    )
+}
+
+/// A page of disputes: open ones oldest first (the queue), decided ones newest first.
+pub fn page(
+    c: &Connection,
+    decided: bool,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<DisputeRow>, StoreError> {
+    let mut stmt = c.prepare_cached(&page_sql(decided))?;
     let rows = stmt
         .query_map(params![limit, offset], dispute_row)?
         .collect::<Result<Vec<_>, _>>()?;
@@ -153,4 +159,27 @@ pub fn decide(c: &Connection, id: i64, d: &Decided, now: i64) -> Result<bool, St
             now
         ],
     )? == 1)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_queue_and_the_order_lookup_are_served_by_indexes() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::migrate::apply(&mut c).unwrap();
+        for (sql, index) in [
+            (page_sql(false), "disputes_queue"),
+            (page_sql(true), "disputes_queue"),
+            (latest_sql(), "disputes_by_order"),
+        ] {
+            let plan = crate::store::messages::query_plan(&c, &sql);
+            assert!(plan.contains(index), "{plan}");
+            assert!(
+                !plan.contains("TEMP B-TREE") && !plan.contains("SCAN "),
+                "{plan}"
+            );
+        }
+    }
 }

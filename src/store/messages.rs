@@ -22,6 +22,15 @@ pub struct Message {
     pub created_at: i64,
 }
 
+const COUNT_SQL: &str = "SELECT count(*) FROM messages WHERE order_id = ?1";
+const PAGE_SQL: &str = "SELECT m.id, m.author_id, a.username, m.body, m.image_id, m.created_at
+    FROM messages m JOIN accounts a ON a.id = m.author_id
+    WHERE m.order_id = ?1 ORDER BY m.id LIMIT ?2 OFFSET ?3";
+const ATTACHMENT_COUNT_SQL: &str =
+    "SELECT count(*) FROM attachments WHERE order_id = ?1 AND author_id = ?2";
+const REPORTED_SQL: &str =
+    "SELECT EXISTS (SELECT 1 FROM reports WHERE target_kind = 'order' AND target_id = ?1)";
+
 /// Appends a message; returns its id.
 pub fn insert(
     c: &Connection,
@@ -40,10 +49,8 @@ pub fn insert(
 
 /// How many messages an order's thread has.
 pub fn count(c: &Connection, order_id: i64) -> Result<i64, StoreError> {
-    Ok(
-        c.prepare_cached("SELECT count(*) FROM messages WHERE order_id = ?1")?
-            .query_row([order_id], |r| r.get(0))?,
-    )
+    Ok(c.prepare_cached(COUNT_SQL)?
+        .query_row([order_id], |r| r.get(0))?)
 }
 
 /// A page of an order's thread, oldest first.
@@ -53,11 +60,7 @@ pub fn page(
     limit: i64,
     offset: i64,
 ) -> Result<Vec<Message>, StoreError> {
-    let mut stmt = c.prepare_cached(
-        "SELECT m.id, m.author_id, a.username, m.body, m.image_id, m.created_at
-         FROM messages m JOIN accounts a ON a.id = m.author_id
-         WHERE m.order_id = ?1 ORDER BY m.id LIMIT ?2 OFFSET ?3",
-    )?;
+    let mut stmt = c.prepare_cached(PAGE_SQL)?;
     let rows = stmt
         .query_map(params![order_id, limit, offset], |r| {
             Ok(Message {
@@ -101,12 +104,8 @@ pub fn insert_attachment(
 
 /// How many evidence images an author added to an order.
 pub fn attachment_count(c: &Connection, order_id: i64, author_id: i64) -> Result<i64, StoreError> {
-    Ok(
-        c.prepare_cached(
-            "SELECT count(*) FROM attachments WHERE order_id = ?1 AND author_id = ?2",
-        )?
-        .query_row(params![order_id, author_id], |r| r.get(0))?,
-    )
+    Ok(c.prepare_cached(ATTACHMENT_COUNT_SQL)?
+        .query_row(params![order_id, author_id], |r| r.get(0))?)
 }
 
 /// An evidence image: (order id, content type, bytes).
@@ -123,10 +122,8 @@ pub fn attachment(c: &Connection, id: i64) -> Result<Option<AttachmentBlob>, Sto
 
 /// Whether anyone ever reported the order (open or closed report).
 pub fn order_was_reported(c: &Connection, order_id: i64) -> Result<bool, StoreError> {
-    Ok(c.prepare_cached(
-        "SELECT EXISTS (SELECT 1 FROM reports WHERE target_kind = 'order' AND target_id = ?1)",
-    )?
-    .query_row([order_id], |r| r.get(0))?)
+    Ok(c.prepare_cached(REPORTED_SQL)?
+        .query_row([order_id], |r| r.get(0))?)
 }
 
 /// An account's published PGP public key, if any.
@@ -137,4 +134,43 @@ pub fn pgp_key_of(c: &Connection, account_id: i64) -> Result<Option<String>, Sto
             .optional()?
             .flatten(),
     )
+}
+
+/// `EXPLAIN QUERY PLAN` of a statement, one line per step (for index tests).
+#[cfg(test)]
+pub(crate) fn query_plan(c: &Connection, sql: &str) -> String {
+    let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+    let n = stmt.parameter_count();
+    let params = vec![rusqlite::types::Value::Integer(1); n];
+    stmt.query_map(rusqlite::params_from_iter(params), |r| {
+        r.get::<_, String>(3)
+    })
+    .unwrap()
+    .collect::<Result<Vec<_>, _>>()
+    .unwrap()
+    .join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn thread_queries_are_served_by_indexes() {
+        let mut c = Connection::open_in_memory().unwrap();
+        crate::store::migrate::apply(&mut c).unwrap();
+        for (sql, index) in [
+            (PAGE_SQL, "messages_by_order"),
+            (COUNT_SQL, "messages_by_order"),
+            (ATTACHMENT_COUNT_SQL, "attachments_by_order"),
+            (REPORTED_SQL, "reports_by_target"),
+        ] {
+            let plan = query_plan(&c, sql);
+            assert!(plan.contains(index), "{sql}: {plan}");
+            assert!(
+                !plan.contains("TEMP B-TREE") && !plan.contains("SCAN m"),
+                "{plan}"
+            );
+        }
+    }
 }
