@@ -202,6 +202,7 @@ async fn append(
 ) -> MarketResult<()> {
     let (order_id, author, t) = (order.id, viewer.account_id, now());
     let mut people = vec![order.buyer_id, order.vendor_id];
+    let in_dispute = order.state == OrderState::Disputed;
     let link = format!("/orders/{}/messages", order.public_id);
     let text = format!(
         "{} wrote about \"{}\"{}.",
@@ -224,8 +225,11 @@ async fn append(
                 None => None,
             };
             store::insert(&tx, order_id, author, &body, image_id, t)?;
-            // Arbiters who wrote in the thread have joined it and hear about replies.
-            people.extend(store::authors(&tx, order_id)?);
+            // Arbiters who wrote in the thread have joined it and hear about replies
+            // while the dispute is open.
+            if in_dispute {
+                people.extend(store::authors(&tx, order_id)?);
+            }
             people.sort_unstable();
             people.dedup();
             for who in people.into_iter().filter(|p| *p != author) {
@@ -414,6 +418,29 @@ mod tests {
             shop.unread(bystander.account_id).await,
             0,
             "other arbiters do not"
+        );
+        let dispute = shop
+            .db
+            .read(move |c| Ok(disputes::latest_for_order(c, o.id)?.unwrap().id))
+            .await
+            .unwrap();
+        let decision = crate::market::disputes::DecisionInput {
+            decision: "refund".to_owned(),
+            vendor_percent: String::new(),
+            rationale: "Nothing was shipped.".to_owned(),
+        };
+        let cap = arbiter.arbiter().unwrap();
+        crate::market::disputes::decide(&shop.db, shop.timing, &None, &cap, dispute, &decision)
+            .await
+            .unwrap();
+        let a1 = shop.unread(arbiter.account_id).await;
+        post(&shop.db, &shop.vendor, pid, "fair enough")
+            .await
+            .unwrap();
+        assert_eq!(
+            shop.unread(arbiter.account_id).await,
+            a1,
+            "not after the decision"
         );
     }
 
