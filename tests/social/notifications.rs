@@ -49,4 +49,11 @@ fn notifications_reach_only_the_people_involved() {
     );
     let anonymous = Browser::new(m.souk.shop).get_no_follow("/notifications");
     assert_eq!(anonymous.status, 303);
+
+    // Read state belongs to the account, not the session.
+    buyer.logout();
+    assert_eq!(buyer.get_no_follow("/notifications").status, 303);
+    buyer.login("buyer", PASSWORD);
+    assert_eq!(unread(&mut buyer), 0);
+    assert_eq!(unread(&mut m.vendor), vendor_unread);
 }
