@@ -5,11 +5,17 @@
 pub mod accounts;
 pub mod auth;
 pub mod catalogue;
+pub mod disputes;
 pub mod escrow;
 pub mod listings;
+pub mod messages;
 pub mod money;
+pub mod notifications;
 pub mod orders;
+pub mod reviews;
 pub mod site;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod text;
 
 use crate::store::StoreError;

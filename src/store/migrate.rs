@@ -11,6 +11,7 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_meta.sql"),
     include_str!("../../migrations/0002_market.sql"),
+    include_str!("../../migrations/0003_social.sql"),
 ];
 
 /// The schema version this binary writes.

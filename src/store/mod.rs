@@ -4,10 +4,13 @@
 pub mod accounts;
 pub mod audit;
 pub mod catalogue;
+pub mod disputes;
 pub mod listings;
+pub mod messages;
 pub mod migrate;
 pub mod notifications;
 pub mod orders;
+pub mod reviews;
 pub mod sessions;
 
 use std::path::{Path, PathBuf};

@@ -12,6 +12,7 @@ use super::session::CurrentViewer;
 use super::{AppState, WebError};
 use crate::market::catalogue::{self, Page as CardPage, Query as CatalogueQuery, Sort};
 use crate::market::listings::{self, Category, ListingRow};
+use crate::market::reviews::{self, ReviewPage};
 use crate::market::text::render_markdown;
 
 /// Query string of catalogue pages (all text: bad values fall back, never 400).
@@ -77,6 +78,7 @@ struct ListingPage {
     vendor_pgp: Option<String>,
     message: String,
     form: OrderForm,
+    reviews: ReviewPage,
 }
 
 /// What the order form shows again after an error.
@@ -98,6 +100,7 @@ struct VendorPage {
     p: catalogue::VendorProfile,
     page: CardPage,
     pager_base: String,
+    reviews: ReviewPage,
 }
 
 crate::page!(Home, CataloguePage, ListingPage, VendorPage);
@@ -237,6 +240,7 @@ pub async fn show_listing(
 ) -> Result<Response, WebError> {
     let l = listings::view(&state.db, viewer, id).await?;
     let is_owner = viewer.is_some_and(|v| v.account_id == l.vendor_id);
+    let reviews = reviews::listing_page(&state.db, &l, 1).await?;
     let vendor_pgp = catalogue::vendor_profile(&state.db, &l.vendor_name)
         .await
         .ok()
@@ -263,6 +267,7 @@ pub async fn show_listing(
             vendor_pgp,
             message,
             form,
+            reviews,
             l,
         },
         status,
@@ -283,11 +288,13 @@ pub async fn vendor(
         ..CatalogueQuery::default()
     };
     let page = catalogue::search(&state.db, &query).await?;
+    let reviews = reviews::vendor_page(&state.db, &profile, 1).await?;
     render(&VendorPage {
         chrome: Chrome::browsing(&state, viewer.map(|v| v.0).as_ref()),
         pager_base: format!("/vendors/{}?", encode(&profile.username)),
         p: profile,
         page,
+        reviews,
     })
 }
 

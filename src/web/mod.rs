@@ -5,13 +5,18 @@ mod account;
 mod assets;
 mod catalogue;
 pub mod chrome;
+mod disputes;
 mod error;
 pub mod fmt;
 mod forms;
 mod layers;
+mod messages;
 mod metrics_listener;
+mod notifications;
+mod order_extras;
 mod orders;
 mod pages;
+mod reviews;
 mod sell;
 mod session;
 
@@ -111,6 +116,21 @@ pub fn shop_router(state: AppState) -> Router {
         .route("/orders", get(orders::list))
         .route("/orders/{public_id}", get(orders::show))
         .route("/orders/{public_id}/action", post(orders::act))
+        .route(
+            "/orders/{public_id}/messages",
+            get(messages::show).post(messages::post),
+        )
+        .route("/attachments/{id}", get(messages::attachment))
+        .route("/orders/{public_id}/dispute", post(disputes::open))
+        .route("/orders/{public_id}/review", post(reviews::post))
+        .route("/orders/{public_id}/review/reply", post(reviews::reply))
+        .route("/listings/{id}/reviews", get(reviews::of_listing))
+        .route("/vendors/{name}/reviews", get(reviews::of_vendor))
+        .route("/disputes", get(disputes::queue))
+        .route("/disputes/{id}", get(disputes::case))
+        .route("/disputes/{id}/decide", post(disputes::decide))
+        .route("/notifications", get(notifications::list))
+        .route("/notifications/read", post(notifications::mark_read))
         .route("/healthz", get(pages::healthz))
         .route("/readyz", get(pages::readyz))
         .route("/csp-report", post(pages::csp_report))
@@ -119,6 +139,10 @@ pub fn shop_router(state: AppState) -> Router {
         .layer(RequestBodyLimitLayer::new(body_limit));
     let uploads = Router::new()
         .route("/sell/{id}/images", post(sell::upload_image))
+        .route(
+            "/orders/{public_id}/evidence",
+            post(messages::upload_evidence),
+        )
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(RequestBodyLimitLayer::new(upload_limit));
     pages

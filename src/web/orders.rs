@@ -9,6 +9,7 @@ use serde::Deserialize;
 use super::catalogue::{OrderForm, show_listing};
 use super::chrome::{Chrome, render, render_status};
 use super::forms::Submitted;
+use super::order_extras::{self, Kept, OrderExtras};
 use super::session::SignedIn;
 use super::{AppState, WebError};
 use crate::market::MarketError;
@@ -38,6 +39,7 @@ struct OrderPage {
     escrow_note: String,
     show_note: bool,
     actions: Vec<(&'static str, &'static str, bool)>,
+    x: OrderExtras,
 }
 
 crate::page!(OrdersPage, OrderPage);
@@ -110,15 +112,18 @@ pub async fn list(
     })
 }
 
-async fn order_page(
+/// Renders an order page, optionally with a form's error and its input kept.
+pub(super) async fn order_page(
     state: &AppState,
     headers: &HeaderMap,
     v: &Viewer,
     public_id: &str,
     message: String,
     status: StatusCode,
+    kept: Kept,
 ) -> Result<Response, WebError> {
     let view = orders::view(&state.db, v, public_id).await?;
+    let x = order_extras::load(state, &view, kept).await?;
     let mut actions = Vec::new();
     for (action, value, label, danger) in [
         (Action::Ship, "ship", "Mark as shipped", false),
@@ -151,6 +156,7 @@ async fn order_page(
             escrow_note,
             show_note,
             actions,
+            x,
         },
         status,
     )
@@ -170,6 +176,7 @@ pub async fn show(
         &public_id,
         String::new(),
         StatusCode::OK,
+        Kept::default(),
     )
     .await
 }
@@ -205,7 +212,16 @@ pub async fn act(
     {
         Ok(()) => Ok(Redirect::to(&format!("/orders/{public_id}")).into_response()),
         Err(MarketError::Conflict(m)) => {
-            order_page(&state, &headers, &v, &public_id, m, StatusCode::CONFLICT).await
+            order_page(
+                &state,
+                &headers,
+                &v,
+                &public_id,
+                m,
+                StatusCode::CONFLICT,
+                Kept::default(),
+            )
+            .await
         }
         Err(e) => Err(e.into()),
     }

@@ -260,7 +260,8 @@ impl Action {
     }
 }
 
-fn party(relation: Relation) -> Party {
+/// The transition table's party for a relation.
+pub(crate) fn party(relation: Relation) -> Party {
     match relation {
         Relation::Buyer => Party::Buyer,
         Relation::Vendor => Party::Vendor,
@@ -329,6 +330,28 @@ pub(crate) async fn apply(
     reason: &str,
     decided: Option<Outcome>,
 ) -> MarketResult<()> {
+    apply_with(db, timing, order, to, actor, reason, decided, None).await
+}
+
+/// Work that must commit or roll back together with a transition (the dispute row
+/// of `disputed`, the decision and audit row of `resolved`). It runs inside the
+/// transition's transaction after the compare-and-set succeeded; an error rolls
+/// the whole transition back and is returned as is.
+pub(crate) type AlsoInTransaction =
+    Box<dyn FnOnce(&rusqlite::Connection, i64) -> MarketResult<()> + Send>;
+
+/// [`apply`] plus work in the same transaction; still the one place that moves orders.
+#[allow(clippy::too_many_arguments)]
+pub(crate) async fn apply_with(
+    db: &Db,
+    timing: Timing,
+    order: &OrderRow,
+    to: OrderState,
+    actor: Option<i64>,
+    reason: &str,
+    decided: Option<Outcome>,
+    also: Option<AlsoInTransaction>,
+) -> MarketResult<()> {
     let from = order.state;
     let t = now();
     let mut stamp = Stamp::default();
@@ -356,15 +379,21 @@ pub(crate) async fn apply(
         .write(move |c| {
             let tx = c.transaction()?;
             if !store::transition(&tx, id, from, to, actor, &reason_text, &stamp, t)? {
-                return Ok(false);
+                return Ok(Ok(false));
+            }
+            if let Some(also) = also
+                && let Err(e) = also(&tx, t)
+            {
+                // Dropping the transaction rolls the transition back.
+                return Ok(Err(e));
             }
             for (account, kind, text, link) in &notes {
                 notifications::push(&tx, *account, kind, text, link, t)?;
             }
             tx.commit()?;
-            Ok(true)
+            Ok(Ok(true))
         })
-        .await?;
+        .await??;
     if moved {
         tracing::info!(from = %from, to = %to, "order state changed");
         metrics::counter!("souk_order_transitions_total", "from" => from.as_str(), "to" => to.as_str()).increment(1);
