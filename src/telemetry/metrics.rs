@@ -63,6 +63,10 @@ impl Metrics {
 }
 
 fn describe_all() {
+    describe_counter!(
+        "souk_order_transitions_total",
+        "Order state changes, by from and to state."
+    );
     describe_gauge!(
         "souk_build_info",
         "Version and git commit of the running souk; always 1."
