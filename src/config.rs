@@ -3,6 +3,7 @@
 
 pub mod check;
 mod listen;
+pub mod monero;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -13,6 +14,7 @@ use serde::{Deserialize, Serialize};
 
 pub use check::{PortProbe, Preflight, preflight};
 pub use listen::{ListenAddr, SocketMode};
+pub use monero::{MoneroConfig, Network};
 
 /// Where `serve` looks for its config when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/souk/souk.toml";
@@ -31,6 +33,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Logging and log retention.
     pub log: LogConfig,
+    /// The Monero daemon and wallet RPC souk talks to.
+    pub monero: MoneroConfig,
 }
 
 /// Process-wide settings.
@@ -111,6 +115,7 @@ impl Default for Config {
             shop: ShopConfig::default(),
             metrics: MetricsConfig::default(),
             log: LogConfig::default(),
+            monero: MoneroConfig::default(),
         }
     }
 }

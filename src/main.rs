@@ -7,6 +7,7 @@ mod config;
 mod health;
 mod healthcheck;
 mod jobs;
+mod monero;
 mod net;
 mod store;
 mod systemd;

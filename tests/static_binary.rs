@@ -8,7 +8,11 @@ use std::process::Command;
 fn static_bin() -> PathBuf {
     let p = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("target/x86_64-unknown-linux-gnu/release/souk");
-    assert!(p.is_file(), "{} is missing: run `make static` first", p.display());
+    assert!(
+        p.is_file(),
+        "{} is missing: run `make static` first",
+        p.display()
+    );
     p
 }
 
@@ -16,7 +20,10 @@ fn static_bin() -> PathBuf {
 #[ignore = "needs `make static`: run by tests/run-all.sh"]
 fn release_binary_is_static_and_self_contained() {
     let bin = static_bin();
-    let file = Command::new("file").arg(&bin).output().expect("file(1): apt-get install file");
+    let file = Command::new("file")
+        .arg(&bin)
+        .output()
+        .expect("file(1): apt-get install file");
     let file = String::from_utf8_lossy(&file.stdout);
     assert!(
         file.contains("static-pie linked") || file.contains("statically linked"),
@@ -49,10 +56,19 @@ fn release_binary_is_static_and_self_contained() {
     let version = Command::new(&lone).arg("--version").output().unwrap();
     let version = String::from_utf8_lossy(&version.stdout);
     assert!(version.starts_with("souk "), "{version}");
-    assert!(!version.contains("commit unknown"), "built from git, the commit is known: {version}");
+    assert!(
+        !version.contains("commit unknown"),
+        "built from git, the commit is known: {version}"
+    );
 
-    let shop = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
-    let metrics = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap();
+    let shop = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let metrics = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
     let mut child = Command::new(&lone)
         .current_dir(dir.path())
         .env_clear()
@@ -64,7 +80,9 @@ fn release_binary_is_static_and_self_contained() {
         .unwrap();
     let css = (0..200).find_map(|_| {
         std::thread::sleep(std::time::Duration::from_millis(50));
-        fetch(shop, "/static/souk.css").ok().filter(|r| r.starts_with("HTTP/1.1 200"))
+        fetch(shop, "/static/souk.css")
+            .ok()
+            .filter(|r| r.starts_with("HTTP/1.1 200"))
     });
     let _ = Command::new("kill").arg(child.id().to_string()).status();
     let status = child.wait().unwrap();
@@ -77,7 +95,10 @@ fn release_binary_is_static_and_self_contained() {
 fn fetch(addr: std::net::SocketAddr, path: &str) -> std::io::Result<String> {
     use std::io::{Read, Write};
     let mut s = std::net::TcpStream::connect(addr)?;
-    write!(s, "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")?;
+    write!(
+        s,
+        "GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"
+    )?;
     let mut out = String::new();
     s.read_to_string(&mut out)?;
     Ok(out)

@@ -8,7 +8,10 @@ use super::StoreError;
 
 /// Every migration in order; the schema version is its position (1-based).
 /// Shipped files are never edited: a change is a new file.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/0001_meta.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/0001_meta.sql"),
+    include_str!("../../migrations/0002_metrics_history.sql"),
+];
 
 /// The schema version this binary writes.
 pub fn latest_version() -> usize {

@@ -1,6 +1,7 @@
 //! SQLite storage. One writer connection and a few query-only readers, all used
 //! on tokio's blocking pool so database work never stalls the async runtime.
 
+pub mod metrics_history;
 pub mod migrate;
 
 use std::path::{Path, PathBuf};

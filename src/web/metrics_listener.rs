@@ -33,7 +33,8 @@ pub async fn require_token(State(state): State<AppState>, req: Request, next: Ne
 
 /// `GET /metrics`: the Prometheus text exposition.
 pub async fn exposition(State(state): State<AppState>) -> Response {
-    let body = state.metrics.render();
+    let mut body = state.metrics.render();
+    state.monitor.render(&mut body);
     let mut res = body.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,

@@ -21,6 +21,7 @@ use tower_http::timeout::TimeoutLayer;
 use crate::config::{Config, Secret};
 use crate::store::Db;
 use crate::telemetry::metrics::Metrics;
+use crate::telemetry::monitor::Monitor;
 
 pub use error::WebError;
 
@@ -37,6 +38,8 @@ pub struct AppState {
     pub metrics_token: Option<Secret>,
     /// Security headers, computed once from the config.
     pub headers: Arc<layers::SecurityHeaders>,
+    /// Monero poller, shop figures and the metrics UI history.
+    pub monitor: Arc<Monitor>,
 }
 
 impl AppState {
@@ -54,7 +57,14 @@ impl AppState {
             metrics,
             metrics_token,
             headers,
+            monitor: Arc::new(Monitor::disabled()),
         }
+    }
+
+    /// Uses `monitor` instead of the disabled one.
+    pub fn with_monitor(mut self, monitor: Arc<Monitor>) -> Self {
+        self.monitor = monitor;
+        self
     }
 }
 

@@ -38,7 +38,13 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         .server
         .min_free_disk_mb
         .saturating_mul(1024 * 1024);
-    let r = health::probe(&state.db, &state.config.data_dir, min_free).await;
+    let r = health::probe(
+        &state.db,
+        &state.config.data_dir,
+        min_free,
+        &state.monitor.poller,
+    )
+    .await;
     let checks: serde_json::Map<String, serde_json::Value> = r
         .checks
         .iter()
