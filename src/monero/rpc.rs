@@ -9,11 +9,10 @@ use std::time::{Duration, Instant};
 
 use http_body_util::{BodyExt, Full};
 use hyper::body::Bytes;
-use hyper::header::{AUTHORIZATION, CONTENT_TYPE, WWW_AUTHENTICATE};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{AUTHORIZATION, CONNECTION, CONTENT_TYPE, HOST, WWW_AUTHENTICATE};
 use hyper::{Request, StatusCode};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::TokioExecutor;
+use hyper_util::rt::TokioIo;
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
@@ -73,16 +72,23 @@ const SAFE_ATTEMPTS: u32 = 3;
 const FIRST_BACKOFF: Duration = Duration::from_millis(200);
 /// Answers larger than this are refused (a wallet's get_transfers can be big).
 const MAX_BODY: usize = 64 * 1024 * 1024;
+/// Idle keep-alive connections kept per endpoint.
+const MAX_IDLE: usize = 4;
+
+/// One keep-alive connection and the digest challenge its server gave it: epee
+/// binds a nonce to the connection it was issued on, so the answer to a
+/// challenge (and its reuse with a growing nonce count) stays on that connection.
+struct Conn {
+    sender: SendRequest<Full<Bytes>>,
+    digest: Option<http_auth::PasswordClient>,
+}
 
 /// One RPC endpoint.
 pub struct RpcClient {
     target: Target,
-    addr: String,
-    http: Client<HttpConnector, Full<Bytes>>,
+    addr: std::net::SocketAddr,
     login: Option<Login>,
-    /// The last digest challenge, reused (with a growing nonce count) until the
-    /// server asks for a new one.
-    digest: Mutex<Option<http_auth::PasswordClient>>,
+    idle: Mutex<Vec<Conn>>,
     timeouts: Timeouts,
 }
 
@@ -124,19 +130,11 @@ impl RpcClient {
         login: Option<Login>,
         timeouts: Timeouts,
     ) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_connect_timeout(Some(timeouts.connect));
-        connector.set_nodelay(true);
-        let http = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(30))
-            .pool_max_idle_per_host(4)
-            .build(connector);
         Self {
             target,
-            addr: endpoint.addr.to_string(),
-            http,
+            addr: endpoint.addr,
             login,
-            digest: Mutex::new(None),
+            idle: Mutex::new(Vec::new()),
             timeouts,
         }
     }
@@ -250,7 +248,7 @@ impl RpcClient {
         let result = loop {
             let r = tokio::time::timeout(
                 self.timeouts.request,
-                self.attempt(path, method, body.clone()),
+                self.attempt(path, method, body.clone(), retry),
             )
             .await
             .unwrap_or_else(|_| {
@@ -276,72 +274,130 @@ impl RpcClient {
         result.map_err(|e| self.count(method, e))
     }
 
-    /// One attempt, answering a digest challenge once if the server sends one.
+    fn unreachable(&self, reason: String) -> MoneroError {
+        MoneroError::Unreachable {
+            target: self.target,
+            addr: self.addr.to_string(),
+            reason,
+        }
+    }
+
+    /// A new keep-alive connection.
+    async fn connect(&self) -> Result<Conn, MoneroError> {
+        let stream = tokio::time::timeout(
+            self.timeouts.connect,
+            tokio::net::TcpStream::connect(self.addr),
+        )
+        .await
+        .map_err(|_| self.unreachable("connect timed out".to_owned()))?
+        .map_err(|e| self.unreachable(e.to_string()))?;
+        let _ = stream.set_nodelay(true);
+        let (sender, connection) = http1::handshake(TokioIo::new(stream))
+            .await
+            .map_err(|e| self.unreachable(e.to_string()))?;
+        // The connection task ends when the sender is dropped or the peer closes.
+        tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        Ok(Conn {
+            sender,
+            digest: None,
+        })
+    }
+
+    /// An idle connection that is still open, or a new one. Calls that must not
+    /// be repeated always get a new one, so a connection the server closed in
+    /// the meantime cannot swallow them.
+    async fn checkout(&self, retry: Retry) -> Result<Conn, MoneroError> {
+        if retry == Retry::Safe {
+            loop {
+                let conn = self.idle.lock().unwrap_or_else(|p| p.into_inner()).pop();
+                let Some(mut conn) = conn else { break };
+                if conn.sender.ready().await.is_ok() {
+                    return Ok(conn);
+                }
+            }
+        }
+        self.connect().await
+    }
+
+    fn checkin(&self, conn: Conn) {
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < MAX_IDLE && !conn.sender.is_closed() {
+            idle.push(conn);
+        }
+    }
+
+    /// One attempt, answering a digest challenge once on the same connection.
     async fn attempt(
         &self,
         path: &'static str,
         method: &'static str,
         body: Bytes,
+        retry: Retry,
     ) -> Result<Bytes, MoneroError> {
+        let mut conn = self.checkout(retry).await?;
         let mut challenged = false;
         loop {
-            let auth = self.authorization(path, &body);
-            let mut req = Request::post(format!("http://{}{path}", self.addr))
+            let mut req = Request::post(path)
+                .header(HOST, self.addr.to_string())
                 .header(CONTENT_TYPE, "application/json");
-            if let Some(a) = auth {
+            if let Some(a) = self.authorization(&mut conn, path, &body) {
                 req = req.header(AUTHORIZATION, a);
             }
             let req = req
                 .body(Full::new(body.clone()))
                 .map_err(|e| self.bad(method, e.to_string()))?;
-            let res = self.http.request(req).await.map_err(|e| {
-                use std::error::Error;
-                let mut reason = e.to_string();
-                let mut src = e.source();
-                while let Some(s) = src {
-                    reason = s.to_string();
-                    src = s.source();
-                }
-                MoneroError::Unreachable {
-                    target: self.target,
-                    addr: self.addr.clone(),
-                    reason,
-                }
-            })?;
+            conn.sender
+                .ready()
+                .await
+                .map_err(|e| self.unreachable(e.to_string()))?;
+            let res = conn
+                .sender
+                .send_request(req)
+                .await
+                .map_err(|e| self.unreachable(e.to_string()))?;
             let status = res.status();
-            if status == StatusCode::UNAUTHORIZED {
-                let Some(_) = &self.login else {
-                    return Err(MoneroError::Unauthorized {
-                        target: self.target,
-                        hint: "the RPC wants a login: set the *_login_file key in [monero]",
-                    });
-                };
-                if challenged {
-                    return Err(MoneroError::Unauthorized {
-                        target: self.target,
-                        hint: "check that the login file holds the user:password given to --rpc-login",
-                    });
-                }
+            let closing = res
+                .headers()
+                .get(CONNECTION)
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.eq_ignore_ascii_case("close"));
+            let challenge = (status == StatusCode::UNAUTHORIZED).then(|| {
                 let mut builder = http_auth::PasswordClient::builder();
                 for v in res.headers().get_all(WWW_AUTHENTICATE) {
                     if let Ok(s) = v.to_str() {
                         builder = builder.challenges(s);
                     }
                 }
-                let client = builder.build().map_err(|e| self.bad(method, e))?;
-                *self.digest.lock().unwrap_or_else(|p| p.into_inner()) = Some(client);
-                challenged = true;
-                continue;
-            }
+                builder.build()
+            });
+            // Read the whole body so the connection can carry the next request.
             let bytes = http_body_util::Limited::new(res.into_body(), MAX_BODY)
                 .collect()
                 .await
-                .map_err(|e| MoneroError::Unreachable {
-                    target: self.target,
-                    addr: self.addr.clone(),
-                    reason: format!("answer cut off: {e}"),
-                })?
+                .map_err(|e| self.unreachable(format!("answer cut off: {e}")))?
                 .to_bytes();
+            if let Some(challenge) = challenge {
+                if self.login.is_none() {
+                    return Err(MoneroError::Unauthorized {
+                        target: self.target,
+                        hint: "the RPC wants a login: set the *_login_file key in [monero]",
+                    });
+                }
+                if challenged || closing {
+                    return Err(MoneroError::Unauthorized {
+                        target: self.target,
+                        hint: "check that the login file holds the user:password given to --rpc-login",
+                    });
+                }
+                conn.digest = Some(challenge.map_err(|e| self.bad(method, e))?);
+                challenged = true;
+                continue;
+            }
+            if !closing {
+                self.checkin(conn);
+            }
             if status != StatusCode::OK {
                 return Err(MoneroError::Http {
                     target: self.target,
@@ -353,12 +409,11 @@ impl RpcClient {
         }
     }
 
-    /// The `Authorization` header for the cached challenge, if any.
-    fn authorization(&self, path: &str, body: &[u8]) -> Option<String> {
+    /// The `Authorization` header for this connection's challenge, if any.
+    fn authorization(&self, conn: &mut Conn, path: &str, body: &[u8]) -> Option<String> {
         let login = self.login.as_ref()?;
-        let mut guard = self.digest.lock().unwrap_or_else(|p| p.into_inner());
-        let client = guard.as_mut()?;
-        client
+        conn.digest
+            .as_mut()?
             .respond(&http_auth::PasswordParams {
                 username: &login.user,
                 password: login.password.expose(),
