@@ -255,7 +255,7 @@ fn start_monitoring(jobs: &Jobs, state: &AppState) {
         let m = monitor.clone();
         jobs.every("monero_poller", monitor.poller.interval(), move || {
             let m = m.clone();
-            async move { m.poller.run_once().await }
+            async move { m.poll_once().await }
         });
     }
     if monitor.shop.defined() {

@@ -183,3 +183,179 @@ fn exposition_with_monero_series_passes_promtool() {
         "promtool findings:\n{findings}\n{body}"
     );
 }
+
+/// `target/screenshots/` (next to the binary under test's profile dir).
+fn screenshot_dir() -> std::path::PathBuf {
+    let bin = std::path::Path::new(souk_bin());
+    let dir = bin.parent().unwrap().parent().unwrap().join("screenshots");
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// Headless Chromium renders (the page has no script, and its CSP forbids any) `url` into `target/screenshots/<name>`.
+fn screenshot(url: &str, name: &str, height: u32) -> std::path::PathBuf {
+    let profile = tempfile::tempdir().unwrap();
+    let out = screenshot_dir().join(name);
+    let _ = std::fs::remove_file(&out);
+    let status = tool("chromium", "chromium")
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--hide-scrollbars",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", out.display()))
+        .arg(format!("--window-size=1280,{height}"))
+        .arg(url)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(status.success(), "chromium failed for {url}");
+    let png = std::fs::read(&out).unwrap();
+    assert!(
+        png.starts_with(b"\x89PNG"),
+        "{} is not a PNG",
+        out.display()
+    );
+    assert!(
+        png.len() > 30_000,
+        "{} looks empty ({} bytes)",
+        out.display(),
+        png.len()
+    );
+    out
+}
+
+#[test]
+fn metrics_ui_shows_the_chain_behind_the_token_and_screenshots() {
+    const TOKEN: &str = "ui-test-token";
+    let (chain, mut souk, _) = chain_and_souk(
+        "[metrics]\ntoken_file = \"metrics.token\"\n",
+        vec![("metrics.token".into(), format!("{TOKEN}\n"), 0o600)],
+    );
+    let bearer = format!("Authorization: Bearer {TOKEN}\r\n");
+    wait_for("the first wallet poll", Duration::from_secs(30), || {
+        let m = get_with(souk.metrics, "/metrics", &bearer).unwrap().body;
+        sample(&m, "monero_wallet_height").is_some().then_some(())
+    });
+    // Without the token: 401 with a Basic challenge a browser can answer.
+    let none = get(souk.metrics, "/").unwrap();
+    assert_eq!(none.status, 401);
+    assert!(
+        none.headers
+            .iter()
+            .any(|(n, v)| n == "www-authenticate" && v.starts_with("Basic")),
+        "{:?}",
+        none.headers
+    );
+    use base64::Engine;
+    let basic = format!(
+        "Authorization: Basic {}\r\n",
+        base64::engine::general_purpose::STANDARD.encode(format!("operator:{TOKEN}"))
+    );
+    let page = get_with(souk.metrics, "/?range=1h", &basic).unwrap();
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(!page.body.contains("<script"), "no JavaScript");
+    let csp = page.header("content-security-policy").unwrap();
+    assert!(
+        csp.starts_with("default-src 'none'") && !csp.contains("script-src"),
+        "{csp}"
+    );
+    assert!(
+        page.body.contains("<meta http-equiv=\"refresh\""),
+        "auto refresh"
+    );
+    for range in ["?range=1h", "?range=24h", "?range=7d"] {
+        assert!(page.body.contains(range), "range link {range}");
+    }
+    let height = chain.daemon.height();
+    assert!(
+        page.body
+            .contains(&format!("<div class=\"value\">{height}</div>")),
+        "current height on the page"
+    );
+    assert!(page.body.contains("synchronized"), "{}", page.body);
+    assert!(page.body.contains("Height vs target") && page.body.contains("<svg class=\"chart\""));
+    assert!(
+        page.body.contains("This database has no order tables yet"),
+        "labelled empty state"
+    );
+    assert!(page.body.contains("No backup recorded yet"));
+    assert_eq!(
+        get_with(souk.metrics, "/?range=2y", &basic).unwrap().status,
+        400
+    );
+    let css = get(souk.metrics, "/ui.css").unwrap();
+    assert_eq!(css.status, 200);
+    assert!(css.header("content-type").unwrap().starts_with("text/css"));
+
+    let url = |range: &str| format!("http://operator:{TOKEN}@{}/?range={range}", souk.metrics);
+    screenshot(&url("1h"), "metrics-ui-live.png", 1600);
+
+    // Seven days of history (as after a week of running), then the full views.
+    souk.stop();
+    let db = rusqlite::Connection::open(souk.data_dir().join("souk.db")).unwrap();
+    chain.wallet(0).refresh();
+    let (balance, unlocked) = chain.wallet(0).balance();
+    let disk = rustix::fs::statvfs(souk.dir.path())
+        .map(|s| s.f_bavail * s.f_frsize)
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    // The last minute stays live: seed up to two minutes ago.
+    db.execute(
+        include_str!("fixtures/metrics-history-seed.sql"),
+        rusqlite::named_params! {
+            ":now": now - 120, ":height": height as i64, ":balance": balance as i64,
+            ":unlocked": unlocked as i64, ":peers_in": 0, ":peers_out": 0, ":pool": 0,
+            ":disk": disk as i64,
+        },
+    )
+    .unwrap();
+    drop(db);
+    let dir = std::mem::replace(&mut souk.dir, tempfile::tempdir().unwrap());
+    let souk = Souk::start_in(
+        dir,
+        Opts {
+            extra_toml: format!(
+                "{}\n[metrics]\ntoken_file = \"metrics.token\"\n",
+                chain.souk_toml("wallet.login", 1)
+            ),
+            files: vec![
+                (
+                    "wallet.login".into(),
+                    format!("{}\n", chain.wallet(0).login_line()),
+                    0o600,
+                ),
+                ("metrics.token".into(), format!("{TOKEN}\n"), 0o600),
+            ],
+            ..Opts::default()
+        },
+    );
+    wait_for("the first wallet poll", Duration::from_secs(30), || {
+        let m = get_with(souk.metrics, "/metrics", &bearer).unwrap().body;
+        sample(&m, "monero_wallet_height").is_some().then_some(())
+    });
+    let week = get_with(souk.metrics, "/?range=7d", &basic).unwrap();
+    assert_eq!(week.status, 200);
+    assert!(
+        week.body.contains("/static/{*path}"),
+        "routes table from the history"
+    );
+    assert!(
+        week.body.matches("<polyline").count() >= 15,
+        "history drawn after a restart"
+    );
+    let url = |range: &str| format!("http://operator:{TOKEN}@{}/?range={range}", souk.metrics);
+    screenshot(&url("24h"), "metrics-ui.png", 1600);
+    screenshot(&url("7d"), "metrics-ui-7d.png", 1600);
+}

@@ -249,7 +249,8 @@ impl History {
         std::mem::take(&mut self.pending)
     }
 
-    /// Stored points in total (for tests and benchmarks).
+    /// Stored points in total.
+    #[cfg(test)]
     pub fn len(&self) -> usize {
         self.series
             .values()

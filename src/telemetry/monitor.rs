@@ -117,3 +117,19 @@ impl Monitor {
         f(&lock(&self.history))
     }
 }
+
+impl Monitor {
+    /// One poll, and its figures into the current minute of the history (so the
+    /// UI shows a fresh poll at once; the minute job saves them).
+    pub async fn poll_once(&self) -> Result<(), String> {
+        let result = self.poller.run_once().await;
+        let mut figures = Vec::new();
+        crate::telemetry::sampler::poll_figures(&mut figures, &self.poller.snapshot());
+        let now = unix_now() as i64;
+        let mut h = lock(&self.history);
+        for (key, v) in figures {
+            h.record(now, &key, v);
+        }
+        result
+    }
+}

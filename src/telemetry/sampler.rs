@@ -286,7 +286,8 @@ fn rates(out: &mut Vec<(String, i64)>, prev: &Counters, now: &Counters, dt: f64)
     }
 }
 
-fn poll_figures(out: &mut Vec<(String, i64)>, poll: &PollState) {
+/// History figures of one Monero poll (also recorded right after each poll).
+pub fn poll_figures(out: &mut Vec<(String, i64)>, poll: &PollState) {
     const UP: i64 = 1_000_000;
     if let Some(d) = &poll.daemon {
         out.push(("daemon.up".into(), if d.up { UP } else { 0 }));

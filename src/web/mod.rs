@@ -2,9 +2,11 @@
 //! forwarded), with the layers every response passes through.
 
 mod assets;
+mod charts;
 mod error;
 mod layers;
 mod metrics_listener;
+mod metrics_ui;
 mod pages;
 
 use std::sync::Arc;
@@ -98,16 +100,17 @@ pub fn shop_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The metrics listener's routes: `/metrics` for Prometheus and an index page.
+/// The metrics listener's routes: `/metrics` for Prometheus and the metrics UI at `/`.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(metrics_listener::index))
+        .route("/", get(metrics_ui::dashboard))
         .route("/metrics", get(metrics_listener::exposition))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics_listener::require_token,
         ))
         .route("/healthz", get(pages::healthz))
+        .route("/ui.css", get(metrics_ui::stylesheet))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),
