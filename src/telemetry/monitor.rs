@@ -61,7 +61,7 @@ impl Monitor {
     /// Reads the persisted history back (at start). Returns the points loaded.
     pub async fn load_history(&self, db: &Db) -> Result<usize, String> {
         let rows = db
-            .read(|c| metrics_history::load(c))
+            .read(metrics_history::load)
             .await
             .map_err(|e| format!("metrics history: {e}"))?;
         let mut h = lock(&self.history);

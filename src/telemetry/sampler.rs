@@ -38,9 +38,7 @@ pub fn parse_line(line: &str) -> Option<Line<'_>> {
     if line.is_empty() || line.starts_with('#') {
         return None;
     }
-    let name_end = line
-        .find(|c: char| c == '{' || c == ' ')
-        .unwrap_or(line.len());
+    let name_end = line.find(['{', ' ']).unwrap_or(line.len());
     let name = &line[..name_end];
     let mut rest = &line[name_end..];
     let mut labels = Vec::new();
@@ -99,9 +97,19 @@ struct RouteCounters {
 }
 
 /// A bucket bound that sorts (`+Inf` last).
-#[derive(Debug, Clone, Copy, PartialEq, PartialOrd)]
+#[derive(Debug, Clone, Copy)]
 struct Le(f64);
+impl PartialEq for Le {
+    fn eq(&self, o: &Self) -> bool {
+        self.cmp(o).is_eq()
+    }
+}
 impl Eq for Le {}
+impl PartialOrd for Le {
+    fn partial_cmp(&self, o: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(o))
+    }
+}
 impl Ord for Le {
     fn cmp(&self, o: &Self) -> std::cmp::Ordering {
         self.0.total_cmp(&o.0)

@@ -216,7 +216,7 @@ pub fn line_chart(
     if zero_based {
         lo = lo.min(0.0);
     }
-    if hi - lo < f64::EPSILON {
+    if (hi - lo).abs() < f64::EPSILON {
         // A flat line sits in the middle of a small range around it.
         let pad = if hi.abs() > 0.0 { hi.abs() * 0.1 } else { 1.0 };
         hi += pad;

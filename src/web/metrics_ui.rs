@@ -380,7 +380,7 @@ fn route_rows(h: &History, tier: Tier, from: i64) -> Vec<RouteRow> {
             ))
         })
         .collect();
-    rows.sort_by(|a, b| b.0.cmp(&a.0));
+    rows.sort_by_key(|r| std::cmp::Reverse(r.0));
     rows.into_iter().map(|(_, r)| r).take(12).collect()
 }
 
