@@ -20,8 +20,9 @@ OUT_DIR="$ROOT/target/bench"
 OUT="$OUT_DIR/monitoring.txt"
 RENDERS=200              # sequential GETs of /metrics
 UI_RENDERS=40            # sequential GETs of each UI range
-ROUNDS=3                 # alternating wrk rounds, baseline vs scraped
-WRK_ARGS=(-t2 -c32 -d10s)
+ROUNDS=6                 # wrk rounds each way, alternating (ABBA) to cancel drift
+WRK_ARGS=(-t2 -c32 -d5s)
+CPU_SCRAPES=200          # scrapes whose CPU cost is measured directly
 
 die() { echo "monitoring.sh: $*" >&2; exit 1; }
 say() { echo "== $*" >&2; }
@@ -146,7 +147,10 @@ ROWS=$(sqlite3 "$TMP/data/souk.db" 'SELECT count(*) FROM metrics_history')
 write_config 15
 start_souk
 wait_for "first wallet poll" bash -c "curl -s -m 2 -H 'Authorization: Bearer $TOKEN' http://127.0.0.1:$METRICS_PORT/metrics | grep -q '^monero_wallet_height'"
-for ((i = 0; i < 50; i++)); do curl -s -o /dev/null "http://127.0.0.1:$SHOP_PORT/" "http://127.0.0.1:$SHOP_PORT/static/souk.css"; done
+for ((i = 0; i < 50; i++)); do
+  curl -s -o /dev/null "http://127.0.0.1:$SHOP_PORT/"
+  curl -s -o /dev/null "http://127.0.0.1:$SHOP_PORT/static/souk.css"
+done
 
 timed() { # url count -> "median p95 ms"
   local i
@@ -166,16 +170,27 @@ UI_BYTES=$(M "/?range=24h" | wc -c)
 say "shop throughput with and without a scrape every second"
 rps() { wrk "${WRK_ARGS[@]}" "http://127.0.0.1:$SHOP_PORT/" | awk '/Requests\/sec/ {print $2}'; }
 scraper() { local i; for ((i = 0; i < 30; i++)); do M /metrics >/dev/null; sleep 1; done; }
-BASE=(); SCRAPED=()
-for ((r = 0; r < ROUNDS; r++)); do
-  BASE+=("$(rps)")
+BASE=(); SCRAPED=(); RATIOS=()
+scraped_round() {
   scraper & SCRAPER=$!
   SCRAPED+=("$(rps)")
   kill "$SCRAPER" 2>/dev/null || true; wait "$SCRAPER" 2>/dev/null || true
+}
+for ((r = 0; r < ROUNDS; r++)); do
+  if ((r % 2 == 0)); then BASE+=("$(rps)"); scraped_round; else scraped_round; BASE+=("$(rps)"); fi
+  RATIOS+=("$(awk -v b="${BASE[r]}" -v s="${SCRAPED[r]}" 'BEGIN {printf "%.4f", (s - b) / b * 100}')")
 done
-median() { printf '%s\n' "$@" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 B=$(median "${BASE[@]}"); S=$(median "${SCRAPED[@]}")
-EFFECT=$(awk -v b="$B" -v s="$S" 'BEGIN {printf "%+.2f %%", (s - b) / b * 100}')
+EFFECT=$(printf '%+.2f %%' "$(median "${RATIOS[@]}")")
+
+say "CPU cost of one scrape"
+cpu() { awk '{print $14 + $15}' "/proc/$SOUK/stat"; }
+C0=$(cpu)
+for ((i = 0; i < CPU_SCRAPES; i++)); do M /metrics >/dev/null; done
+C1=$(cpu)
+TICKS=$(getconf CLK_TCK)
+SCRAPE_CPU=$(awk -v a="$C0" -v b="$C1" -v n="$CPU_SCRAPES" -v t="$TICKS" 'BEGIN {ms = (b - a) / t / n * 1000; printf "%.3f ms CPU per scrape = %.3f %% of one core at one scrape per second", ms, ms / 10}')
 RSS=$(awk '/VmRSS/ {print $2 " kB"}' "/proc/$SOUK/status")
 
 mkdir -p "$OUT_DIR"
@@ -190,6 +205,7 @@ mkdir -p "$OUT_DIR"
   echo "metrics UI 7d:                                            $UI_7D"
   echo "shop / req/s, no scrape (rounds: ${BASE[*]}):  median $B"
   echo "shop / req/s, scrape 1/s (rounds: ${SCRAPED[*]}): median $S"
-  echo "effect of scraping every second on throughput:            $EFFECT (goal: within 2 %)"
+  echo "effect of scraping every second on throughput (median of $ROUNDS paired rounds: ${RATIOS[*]}): $EFFECT (goal: within 2 %)"
+  echo "scrape cost measured in souk's own CPU time:                $SCRAPE_CPU"
   echo "souk RSS after the run:                                   $RSS"
 } | tee "$OUT"

@@ -601,3 +601,59 @@ fn prometheus_scrapes_souk_and_alerts_when_the_daemon_stops() {
         log()
     );
 }
+
+#[test]
+fn a_daemon_on_another_network_makes_the_shop_unready() {
+    let chain = Regtest::start(0);
+    let souk = Souk::start(Opts {
+        extra_toml: format!(
+            "[monero]\ndaemon_url = \"{}\"\nnetwork = \"mainnet\"\npoll_interval_secs = 1\n",
+            chain.daemon.url()
+        ),
+        ..Opts::default()
+    });
+    let body = wait_for("a failed readiness", Duration::from_secs(30), || {
+        let r = get(souk.shop, "/readyz").unwrap();
+        (r.status == 503).then_some(r.body)
+    });
+    let v: serde_json::Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(
+        v["checks"]["monero_daemon"]["reason"], "wrong network (fakechain)",
+        "{v}"
+    );
+    assert_eq!(
+        v["checks"]["monero_wallet"]["status"], "not_configured",
+        "{v}"
+    );
+    assert_eq!(get(souk.shop, "/").unwrap().status, 200);
+    wait_for("the log line", Duration::from_secs(10), || {
+        souk.stderr()
+            .contains("monerod is on regtest but monero.network is mainnet")
+            .then_some(())
+    });
+}
+
+#[test]
+fn check_config_explains_bad_monero_settings() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("souk.toml"),
+        "data_dir = \"data\"\n[monero]\ndaemon_url = \"http://localhost:18081\"\nwallet_url = \"http://127.0.0.1:18083\"\nnetwork = \"regtest\"\n",
+    )
+    .unwrap();
+    let out = run(dir.path(), &["check-config", "--config", "souk.toml"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains(
+            "souk: monero.daemon_url = \"http://localhost:18081\": the host must be an IP literal"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "souk: monero.wallet_login_file is empty: run monero-wallet-rpc with --rpc-login"
+        ),
+        "{err}"
+    );
+}
