@@ -39,7 +39,9 @@ fn chain_and_souk(extra_toml: &str, files: Vec<(String, String, u32)>) -> (Regte
     let chain = Regtest::start(1);
     let shop = chain.wallet(0);
     let address = shop.create_wallet("shop");
-    chain.daemon.mine(70, &address);
+    // Two blocks: a (locked) coinbase balance. Mining costs about 0.3 s a block
+    // (RandomX even at difficulty 1), so tests mine only what they need.
+    chain.daemon.mine(2, &address);
     let mut all_files = vec![(
         "wallet.login".to_owned(),
         format!("{}\n", shop.login_line()),
@@ -74,6 +76,27 @@ fn poller_reports_the_chain_and_drops_figures_when_a_target_goes_down() {
         m.contains("monero_p2p_connections{direction=\"in\"} 0"),
         "{m}"
     );
+    // A second souk with a wrong wallet password: the digest login is refused,
+    // the wallet counts as down, and the error says so.
+    let wrong = Souk::start(Opts {
+        extra_toml: chain.souk_toml("wallet.login", 1),
+        files: vec![(
+            "wallet.login".into(),
+            format!("{}:not-the-password\n", chain.wallet(0).user),
+            0o600,
+        )],
+        ..Opts::default()
+    });
+    let m = wait_for("the refused login", Duration::from_secs(30), || {
+        let m = metrics(&wrong);
+        (sample(&m, "monero_wallet_up").as_deref() == Some("0")).then_some(m)
+    });
+    assert!(
+        m.contains("souk_monero_rpc_errors_total{target=\"wallet\",method=\"get_version\",kind=\"unauthorized\"}"),
+        "{m}"
+    );
+    drop(wrong);
+
     chain.wallet(0).refresh();
     let (balance, unlocked) = chain.wallet(0).balance();
     assert!(balance > 0, "mined coinbase is in the wallet");
@@ -612,10 +635,14 @@ fn a_daemon_on_another_network_makes_the_shop_unready() {
         ),
         ..Opts::default()
     });
-    let body = wait_for("a failed readiness", Duration::from_secs(30), || {
-        let r = get(souk.shop, "/readyz").unwrap();
-        (r.status == 503).then_some(r.body)
-    });
+    let body = wait_for(
+        "readiness to name the network",
+        Duration::from_secs(30),
+        || {
+            let r = get(souk.shop, "/readyz").unwrap();
+            (r.status == 503 && r.body.contains("wrong network")).then_some(r.body)
+        },
+    );
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(
         v["checks"]["monero_daemon"]["reason"], "wrong network (fakechain)",

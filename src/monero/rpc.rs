@@ -424,3 +424,85 @@ impl RpcClient {
             .ok()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    /// A peer that accepts connections and never answers: reads are retried,
+    /// writes are sent once.
+    #[tokio::test]
+    async fn reads_are_retried_after_a_timeout_and_writes_are_not() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let accepted = Arc::new(AtomicUsize::new(0));
+        let a = accepted.clone();
+        tokio::spawn(async move {
+            let mut held = Vec::new();
+            while let Ok((s, _)) = listener.accept().await {
+                a.fetch_add(1, Ordering::SeqCst);
+                held.push(s);
+            }
+        });
+        let client = RpcClient::new(
+            Target::Daemon,
+            &Endpoint { addr },
+            None,
+            Timeouts {
+                connect: Duration::from_secs(1),
+                request: Duration::from_millis(100),
+            },
+        );
+        let e = client
+            .json_rpc::<_, serde_json::Value>("get_info", serde_json::json!({}), Retry::Safe)
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                e,
+                MoneroError::Timeout {
+                    method: "get_info",
+                    ..
+                }
+            ),
+            "{e}"
+        );
+        assert_eq!(accepted.load(Ordering::SeqCst), SAFE_ATTEMPTS as usize);
+        let e = client
+            .json_rpc::<_, serde_json::Value>("transfer", serde_json::json!({}), Retry::Never)
+            .await
+            .unwrap_err();
+        assert!(matches!(e, MoneroError::Timeout { .. }), "{e}");
+        assert_eq!(
+            accepted.load(Ordering::SeqCst),
+            SAFE_ATTEMPTS as usize + 1,
+            "a write is sent once"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_unreachable_with_the_address() {
+        let addr = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap()
+        };
+        let client = RpcClient::new(
+            Target::Wallet,
+            &Endpoint { addr },
+            None,
+            Timeouts {
+                connect: Duration::from_secs(1),
+                request: Duration::from_secs(1),
+            },
+        );
+        let e = client
+            .json_rpc::<_, serde_json::Value>("get_version", serde_json::json!({}), Retry::Safe)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), "unreachable");
+        assert!(e.to_string().contains(&addr.to_string()), "{e}");
+        assert!(e.to_string().starts_with("monero-wallet-rpc RPC"), "{e}");
+    }
+}

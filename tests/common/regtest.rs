@@ -8,6 +8,7 @@
 //! let shop = chain.wallet(0);
 //! let address = shop.create_wallet("shop");      // created and left open
 //! chain.daemon.mine(80, &address);               // coinbase unlocks after 60
+//!                                                 // (about 0.3 s a block: RandomX)
 //! shop.refresh();
 //! ```
 //! Extending (escrow tests): add wallet-rpc processes with `Regtest::start(n)`,
