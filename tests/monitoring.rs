@@ -264,9 +264,11 @@ fn metrics_ui_shows_the_chain_behind_the_token_and_screenshots() {
         vec![("metrics.token".into(), format!("{TOKEN}\n"), 0o600)],
     );
     let bearer = format!("Authorization: Bearer {TOKEN}\r\n");
-    wait_for("the first wallet poll", Duration::from_secs(30), || {
+    chain.wallet(0).refresh();
+    let (mined, _) = chain.wallet(0).balance();
+    wait_for("the mined balance", Duration::from_secs(30), || {
         let m = get_with(souk.metrics, "/metrics", &bearer).unwrap().body;
-        sample(&m, "monero_wallet_height").is_some().then_some(())
+        (sample(&m, "monero_wallet_balance_piconero") == Some(mined.to_string())).then_some(())
     });
     // Without the token: 401 with a Basic challenge a browser can answer.
     let none = get(souk.metrics, "/").unwrap();
@@ -379,7 +381,7 @@ fn metrics_ui_shows_the_chain_behind_the_token_and_screenshots() {
         "history drawn after a restart"
     );
     let url = |range: &str| format!("http://operator:{TOKEN}@{}/?range={range}", souk.metrics);
-    screenshot(&url("24h"), "metrics-ui.png", 1600);
+    screenshot(&url("24h"), "metrics-ui.png", 2500);
     screenshot(&url("7d"), "metrics-ui-7d.png", 1600);
 }
 

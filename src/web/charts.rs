@@ -9,7 +9,7 @@ use crate::telemetry::history::{Point, Unit};
 
 const W: f64 = 600.0;
 const H: f64 = 190.0;
-const LEFT: f64 = 62.0;
+const LEFT: f64 = 68.0;
 const RIGHT: f64 = 14.0;
 const TOP: f64 = 12.0;
 const BOTTOM: f64 = 26.0;
@@ -80,7 +80,7 @@ pub fn format_display(unit: Unit, x: f64) -> String {
         }
         Unit::Bytes => bytes(x),
         Unit::Piconero => {
-            if x >= 100.0 {
+            if x >= 10.0 || x == 0.0 {
                 format!("{x:.0} XMR")
             } else {
                 format!("{x:.2} XMR")
@@ -127,6 +127,12 @@ fn ticks(lo: f64, hi: f64, n: usize, unit: Unit) -> (f64, f64, Vec<f64>) {
         } else {
             10.0
         }
+    };
+    // Counts and bytes have no fractions worth a tick.
+    let step = if matches!(unit, Unit::Count | Unit::Bytes) {
+        step.max(1.0)
+    } else {
+        step
     };
     let start = (lo / step).floor() * step;
     let end = (hi / step).ceil() * step;
@@ -316,7 +322,8 @@ mod tests {
             "3.5 GiB"
         );
         assert_eq!(format_display(Unit::Micros, 0.0042), "4.2 ms");
-        assert_eq!(format_display(Unit::Piconero, 17.592186044415), "17.59 XMR");
+        assert_eq!(format_display(Unit::Piconero, 17.592186044415), "18 XMR");
+        assert_eq!(format_display(Unit::Piconero, 2.5), "2.50 XMR");
         assert_eq!(format_display(Unit::Ppm, 12.34), "12.3 %");
     }
 }
