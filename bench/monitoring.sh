@@ -20,7 +20,7 @@ OUT_DIR="$ROOT/target/bench"
 OUT="$OUT_DIR/monitoring.txt"
 RENDERS=200              # sequential GETs of /metrics
 UI_RENDERS=40            # sequential GETs of each UI range
-ROUNDS=6                 # wrk rounds each way, alternating (ABBA) to cancel drift
+ROUNDS=8                 # wrk rounds each way, alternating (ABBA) to cancel drift
 WRK_ARGS=(-t1 -c32 -d5s)
 CPU_SCRAPES=200          # scrapes whose CPU cost is measured directly
 
@@ -174,7 +174,11 @@ say "shop throughput with and without a scrape every second"
 # the scrape's own CPU cost below bounds the effect independently.
 taskset -a -p -c 1 "$SOUK" >/dev/null
 rps() { taskset -c 0 wrk "${WRK_ARGS[@]}" "http://127.0.0.1:$SHOP_PORT/" | awk '/Requests\/sec/ {print $2}'; }
-scraper() { local i; for ((i = 0; i < 30; i++)); do M /metrics >/dev/null; sleep 1; done; }
+# The scraper shares souk's core, never the load generator's (a curl every second
+# on core 0 would slow wrk, not souk); its own process cost makes this conservative.
+scraper() { local i; for ((i = 0; i < 30; i++)); do taskset -c 1 curl -s -m 10 -o /dev/null -H "Authorization: Bearer $TOKEN" "http://127.0.0.1:$METRICS_PORT/metrics"; sleep 1; done; }
+# Warm-up: this VM bursts for the first seconds of load, then settles.
+taskset -c 0 wrk -t1 -c32 -d10s "http://127.0.0.1:$SHOP_PORT/" >/dev/null
 BASE=(); SCRAPED=(); RATIOS=()
 scraped_round() {
   scraper & SCRAPER=$!
