@@ -11,9 +11,12 @@ use tokio_util::sync::CancellationToken;
 use crate::backup;
 use crate::config::{self, Config, Loaded, PortProbe};
 use crate::jobs::{Jobs, Schedule};
+use crate::monero::MoneroClients;
 use crate::net;
 use crate::store::Db;
 use crate::systemd;
+use crate::telemetry::monitor::Monitor;
+use crate::telemetry::poller::Poller;
 use crate::telemetry::{logging, metrics::Metrics, retention::Retention};
 use crate::web::{self, AppState};
 
@@ -69,7 +72,13 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
         tracing::info!(from, to, "database schema migrated");
     }
 
-    let state = AppState::new(db.clone(), config.clone(), metrics.clone(), metrics_token);
+    let monitor = Arc::new(build_monitor(&config)?);
+    match monitor.load_history(&db).await {
+        Ok(points) => tracing::debug!(points, "metrics history loaded"),
+        Err(e) => tracing::warn!(error = %e, "metrics history not loaded; the UI starts empty"),
+    }
+    let state = AppState::new(db.clone(), config.clone(), metrics.clone(), metrics_token)
+        .with_monitor(monitor);
     // Jobs (and the SIGUSR1 handler) before the listeners: once /healthz
     // answers, a SIGUSR1 must make a backup rather than end the process.
     let jobs = Jobs::new(CancellationToken::new());
@@ -156,15 +165,17 @@ fn start_jobs(jobs: &Jobs, config: &Arc<Config>, state: &AppState) {
     });
     let (db, config_now) = (state.db.clone(), config.clone());
     let min_free = config.server.min_free_disk_mb.saturating_mul(1024 * 1024);
+    let monitor = state.monitor.clone();
     jobs.every("readiness", Duration::from_secs(15), move || {
-        let (db, config) = (db.clone(), config_now.clone());
+        let (db, config, monitor) = (db.clone(), config_now.clone(), monitor.clone());
         async move {
             let backup = crate::backup::readiness(&config);
-            crate::health::probe(&db, &config.data_dir, min_free, backup).await;
+            crate::health::probe(&db, &config.data_dir, min_free, &monitor.poller, backup).await;
             Ok(())
         }
     });
     start_market_jobs(jobs, config, state);
+    start_monitoring(jobs, state);
     if let Some(period) = systemd::watchdog_period() {
         jobs.every("watchdog", period, || async {
             systemd::watchdog_ping();
@@ -271,4 +282,43 @@ impl Drop for CreatedDirs {
             let _ = std::fs::remove_dir_all(d);
         }
     }
+}
+
+/// The monitor the config asks for (the login files were checked by preflight).
+fn build_monitor(config: &Config) -> Result<Monitor, StartError> {
+    let clients = MoneroClients::from_config(&config.monero).map_err(StartError)?;
+    let poller = Poller::new(
+        clients,
+        Duration::from_secs(config.monero.poll_interval_secs),
+        Duration::from_secs(config.monero.request_timeout_secs),
+    );
+    Ok(Monitor::new(poller, config.data_dir.clone()))
+}
+
+/// Monero poller, shop figures and the metrics UI's once-a-minute history.
+fn start_monitoring(jobs: &Jobs, state: &AppState) {
+    let monitor = state.monitor.clone();
+    if monitor.poller.enabled() {
+        let m = monitor.clone();
+        jobs.every("monero_poller", monitor.poller.interval(), move || {
+            let m = m.clone();
+            async move { m.poll_once().await }
+        });
+    }
+    if monitor.shop.defined() {
+        let (m, db) = (monitor.clone(), state.db.clone());
+        jobs.every("shop_figures", Duration::from_secs(15), move || {
+            let (m, db) = (m.clone(), db.clone());
+            async move { m.shop.run_once(&db).await }
+        });
+    }
+    let (db, metrics) = (state.db.clone(), state.metrics.clone());
+    jobs.every(
+        "metrics_history",
+        Duration::from_secs(crate::telemetry::history::MINUTE as u64),
+        move || {
+            let (m, db, metrics) = (monitor.clone(), db.clone(), metrics.clone());
+            async move { m.sample_once(&db, &metrics).await }
+        },
+    );
 }

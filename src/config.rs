@@ -5,6 +5,7 @@ mod backup;
 pub mod check;
 mod listen;
 mod market;
+pub mod monero;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -17,6 +18,7 @@ pub use backup::BackupConfig;
 pub use check::{PortProbe, Preflight, preflight};
 pub use listen::{ListenAddr, SocketMode};
 pub use market::MarketConfig;
+pub use monero::{MoneroConfig, Network};
 
 /// Where `serve` looks for its config when `--config` is not given.
 pub const DEFAULT_CONFIG_PATH: &str = "/etc/souk/souk.toml";
@@ -39,6 +41,8 @@ pub struct Config {
     pub market: MarketConfig,
     /// Encrypted, scheduled backups.
     pub backup: BackupConfig,
+    /// The Monero daemon and wallet RPC souk talks to.
+    pub monero: MoneroConfig,
 }
 
 /// Process-wide settings.
@@ -121,6 +125,7 @@ impl Default for Config {
             log: LogConfig::default(),
             market: MarketConfig::default(),
             backup: BackupConfig::default(),
+            monero: MoneroConfig::default(),
         }
     }
 }

@@ -31,6 +31,12 @@ pub struct Check {
     /// Why it failed, in a few words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
+    /// Chain height the dependency reports (Monero daemon and wallet).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub height: Option<u64>,
+    /// Height the network is at, as the daemon sees it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub target_height: Option<u64>,
 }
 
 /// The answer of `/readyz`.
@@ -50,7 +56,13 @@ pub fn disk_free_bytes(dir: &Path) -> std::io::Result<u64> {
 
 /// Checks every dependency once; `backup` is computed by the caller
 /// (`backup::readiness`) and never blocks readiness.
-pub async fn probe(db: &Db, data_dir: &Path, min_free_bytes: u64, backup: Check) -> Readiness {
+pub async fn probe(
+    db: &Db,
+    data_dir: &Path,
+    min_free_bytes: u64,
+    monero: &crate::telemetry::poller::Poller,
+    backup: Check,
+) -> Readiness {
     let database = match db.check_ready().await {
         Ok(()) => ok(),
         Err(reason) => {
@@ -80,8 +92,8 @@ pub async fn probe(db: &Db, data_dir: &Path, min_free_bytes: u64, backup: Check)
     let checks = vec![
         ("database", database),
         ("disk", disk),
-        ("monero_daemon", not_configured()),
-        ("monero_wallet", not_configured()),
+        ("monero_daemon", monero.daemon_check()),
+        ("monero_wallet", monero.wallet_check()),
         ("backup", backup),
     ];
     let ready = checks.iter().all(|(_, c)| c.status != CheckStatus::Failed);
@@ -89,23 +101,32 @@ pub async fn probe(db: &Db, data_dir: &Path, min_free_bytes: u64, backup: Check)
     Readiness { ready, checks }
 }
 
-fn ok() -> Check {
+/// A passing check.
+pub fn ok() -> Check {
     Check {
         status: CheckStatus::Ok,
         reason: None,
+        height: None,
+        target_height: None,
     }
 }
 
-fn failed(reason: String) -> Check {
+/// A failing check with a terse reason.
+pub fn failed(reason: String) -> Check {
     Check {
         status: CheckStatus::Failed,
         reason: Some(reason),
+        height: None,
+        target_height: None,
     }
 }
 
-fn not_configured() -> Check {
+/// A dependency this installation does not use.
+pub fn not_configured() -> Check {
     Check {
         status: CheckStatus::NotConfigured,
         reason: None,
+        height: None,
+        target_height: None,
     }
 }

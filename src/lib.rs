@@ -9,6 +9,7 @@ pub mod health;
 pub mod healthcheck;
 pub mod jobs;
 pub mod market;
+pub mod monero;
 pub mod net;
 pub mod store;
 pub mod systemd;

@@ -65,6 +65,8 @@ pub fn readiness(config: &Config) -> Check {
         return Check {
             status: CheckStatus::NotConfigured,
             reason: None,
+            height: None,
+            target_height: None,
         };
     }
     let dir = b.dir_in(&config.data_dir);
@@ -89,6 +91,8 @@ pub fn readiness(config: &Config) -> Check {
         Check {
             status: CheckStatus::Ok,
             reason: None,
+            height: None,
+            target_height: None,
         }
     }
 }
@@ -97,6 +101,8 @@ fn stale(reason: &str) -> Check {
     Check {
         status: CheckStatus::Stale,
         reason: Some(reason.to_owned()),
+        height: None,
+        target_height: None,
     }
 }
 

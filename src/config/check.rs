@@ -69,6 +69,9 @@ pub fn preflight(config: &Config, probe: PortProbe) -> Preflight {
             Err(p) => check(Err(p)),
         }
     }
+    for p in config.monero.problems() {
+        check(Err(p));
+    }
     check(
         Schedule::parse(&config.log.cleanup_schedule)
             .map(|_| ())

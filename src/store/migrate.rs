@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_meta.sql"),
     include_str!("../../migrations/0002_market.sql"),
     include_str!("../../migrations/0003_social.sql"),
+    include_str!("../../migrations/0004_metrics_history.sql"),
 ];
 
 /// The schema version this binary writes.

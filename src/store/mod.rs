@@ -7,6 +7,7 @@ pub mod catalogue;
 pub mod disputes;
 pub mod listings;
 pub mod messages;
+pub mod metrics_history;
 pub mod migrate;
 pub mod notifications;
 pub mod orders;

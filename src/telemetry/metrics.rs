@@ -15,6 +15,8 @@ const HTTP_BUCKETS: &[f64] = &[
 ];
 /// Buckets for background job steps, in seconds.
 const JOB_BUCKETS: &[f64] = &[0.001, 0.01, 0.1, 1.0, 10.0, 60.0, 600.0];
+/// Buckets for Monero RPC calls, in seconds (loopback, but wallets can be slow).
+const RPC_BUCKETS: &[f64] = &[0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10.0, 30.0];
 
 /// Renders the exposition; cheap to clone.
 #[derive(Clone)]
@@ -35,6 +37,12 @@ impl Metrics {
                 b.set_buckets_for_metric(
                     Matcher::Full("souk_job_duration_seconds".into()),
                     JOB_BUCKETS,
+                )
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full("souk_monero_rpc_duration_seconds".into()),
+                    RPC_BUCKETS,
                 )
             })
             .map_err(|e| format!("metrics: {e}"))?
@@ -67,6 +75,7 @@ fn describe_all() {
         "souk_order_transitions_total",
         "Order state changes, by from and to state."
     );
+    crate::monero::describe();
     describe_gauge!(
         "souk_build_info",
         "Version and git commit of the running souk; always 1."

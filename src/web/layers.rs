@@ -134,14 +134,18 @@ pub async fn problem_pages(State(state): State<AppState>, req: Request, next: Ne
         &request_id,
     );
     // Keep what the original answer said (Allow, WWW-Authenticate, X-Request-Id ...)
-    // except what describes the replaced body.
-    for (name, value) in parts.headers.iter() {
-        if name != header::CONTENT_TYPE
+    // except what describes the replaced body; headers with several values (two
+    // WWW-Authenticate challenges) keep all of them.
+    let kept = |name: &header::HeaderName| {
+        name != header::CONTENT_TYPE
             && name != header::CONTENT_LENGTH
             && name != header::TRANSFER_ENCODING
-        {
-            page.headers_mut().insert(name.clone(), value.clone());
-        }
+    };
+    for name in parts.headers.keys().filter(|n| kept(n)) {
+        page.headers_mut().remove(name);
+    }
+    for (name, value) in parts.headers.iter().filter(|(n, _)| kept(n)) {
+        page.headers_mut().append(name.clone(), value.clone());
     }
     page
 }

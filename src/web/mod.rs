@@ -4,6 +4,7 @@
 mod account;
 mod assets;
 mod catalogue;
+mod charts;
 pub mod chrome;
 mod disputes;
 mod error;
@@ -12,6 +13,7 @@ mod forms;
 mod layers;
 mod messages;
 mod metrics_listener;
+mod metrics_ui;
 mod notifications;
 mod order_extras;
 mod orders;
@@ -35,6 +37,7 @@ use crate::config::{Config, Secret};
 use crate::market::escrow::SharedEscrow;
 use crate::store::Db;
 use crate::telemetry::metrics::Metrics;
+use crate::telemetry::monitor::Monitor;
 
 pub use error::WebError;
 
@@ -53,6 +56,8 @@ pub struct AppState {
     pub headers: Arc<layers::SecurityHeaders>,
     /// The escrow engine, when payments are set up.
     pub escrow: SharedEscrow,
+    /// Monero poller, shop figures and the metrics UI history.
+    pub monitor: Arc<Monitor>,
 }
 
 impl AppState {
@@ -71,7 +76,14 @@ impl AppState {
             metrics_token,
             headers,
             escrow: None,
+            monitor: Arc::new(Monitor::disabled()),
         }
+    }
+
+    /// Uses `monitor` instead of the disabled one.
+    pub fn with_monitor(mut self, monitor: Arc<Monitor>) -> Self {
+        self.monitor = monitor;
+        self
     }
 }
 
@@ -165,16 +177,17 @@ pub fn shop_router(state: AppState) -> Router {
         .with_state(state)
 }
 
-/// The metrics listener's routes: `/metrics` for Prometheus and an index page.
+/// The metrics listener's routes: `/metrics` for Prometheus and the metrics UI at `/`.
 pub fn metrics_router(state: AppState) -> Router {
     Router::new()
-        .route("/", get(metrics_listener::index))
+        .route("/", get(metrics_ui::dashboard))
         .route("/metrics", get(metrics_listener::exposition))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             metrics_listener::require_token,
         ))
         .route("/healthz", get(pages::healthz))
+        .route("/ui.css", get(metrics_ui::stylesheet))
         .fallback(pages::not_found)
         .layer(middleware::from_fn_with_state(
             state.clone(),

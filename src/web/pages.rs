@@ -48,7 +48,14 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
         .min_free_disk_mb
         .saturating_mul(1024 * 1024);
     let backup = crate::backup::readiness(&state.config);
-    let r = health::probe(&state.db, &state.config.data_dir, min_free, backup).await;
+    let r = health::probe(
+        &state.db,
+        &state.config.data_dir,
+        min_free,
+        &state.monitor.poller,
+        backup,
+    )
+    .await;
     let checks: serde_json::Map<String, serde_json::Value> = r
         .checks
         .iter()
