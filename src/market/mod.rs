@@ -3,10 +3,12 @@
 //! module never imports axum.
 
 pub mod accounts;
+pub mod admin;
 pub mod auth;
 pub mod catalogue;
 pub mod escrow;
 pub mod listings;
+pub mod moderation;
 pub mod money;
 pub mod orders;
 pub mod site;

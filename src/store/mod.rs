@@ -2,12 +2,14 @@
 //! on tokio's blocking pool so database work never stalls the async runtime.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod catalogue;
 pub mod listings;
 pub mod migrate;
 pub mod notifications;
 pub mod orders;
+pub mod reports;
 pub mod sessions;
 
 use std::path::{Path, PathBuf};

@@ -2,6 +2,8 @@
 //! forwarded), with the layers every response passes through.
 
 mod account;
+mod admin;
+mod admin_site;
 mod assets;
 mod catalogue;
 pub mod chrome;
@@ -10,8 +12,10 @@ pub mod fmt;
 mod forms;
 mod layers;
 mod metrics_listener;
+mod moderation;
 mod orders;
 mod pages;
+mod report;
 mod sell;
 mod session;
 
@@ -111,6 +115,35 @@ pub fn shop_router(state: AppState) -> Router {
         .route("/orders", get(orders::list))
         .route("/orders/{public_id}", get(orders::show))
         .route("/orders/{public_id}/action", post(orders::act))
+        .route("/report", get(report::form).post(report::send))
+        .route("/moderation", get(moderation::queue))
+        .route("/moderation/hidden", get(moderation::hidden))
+        .route("/moderation/reports/{id}", get(moderation::report))
+        .route("/moderation/reports/{id}/close", post(moderation::close))
+        .route("/moderation/listings/{id}", get(moderation::listing))
+        .route(
+            "/moderation/listings/{id}/state",
+            post(moderation::act_on_listing),
+        )
+        .route("/admin", get(admin::index))
+        .route("/admin/applications/{id}", post(admin::decide))
+        .route("/admin/accounts", get(admin::accounts))
+        .route("/admin/accounts/{id}", get(admin::account))
+        .route("/admin/accounts/{id}/roles", post(admin::set_role))
+        .route("/admin/accounts/{id}/status", post(admin::set_status))
+        .route(
+            "/admin/rules",
+            get(admin_site::rules_form).post(admin_site::save_rules),
+        )
+        .route(
+            "/admin/categories",
+            get(admin_site::categories).post(admin_site::save_category),
+        )
+        .route(
+            "/admin/categories/{slug}/delete",
+            post(admin_site::delete_category),
+        )
+        .route("/admin/audit", get(admin_site::audit))
         .route("/healthz", get(pages::healthz))
         .route("/readyz", get(pages::readyz))
         .route("/csp-report", post(pages::csp_report))
