@@ -80,15 +80,14 @@ pub async fn set_role(
             if accounts::username(&tx, account_id)?.is_none() {
                 return Ok(false);
             }
-            let (action, text) = if grant {
+            let (action, kind, text) = if grant {
                 accounts::grant_role(&tx, account_id, role.as_str(), by, t)?;
-                ("grant_role", format!("You now have the {role} role."))
+                let text = format!("You now have the {role} role.");
+                ("grant_role", "role_granted", text)
             } else {
                 accounts::revoke_role(&tx, account_id, role.as_str())?;
-                (
-                    "revoke_role",
-                    format!("Your {role} role was removed: {reason}"),
-                )
+                let text = format!("Your {role} role was removed: {reason}");
+                ("revoke_role", "role_revoked", text)
             };
             let mut target = format!("account {account_id} role {role}");
             if !grant && role == Role::Vendor {
@@ -97,7 +96,7 @@ pub async fn set_role(
                     target.push_str(&format!(" ({paused} listings paused)"));
                 }
             }
-            notifications::push(&tx, account_id, action, &text, "/account", t)?;
+            notifications::push(&tx, account_id, kind, &text, "/account", t)?;
             audit::record(&tx, by, action, &target, &reason, t)?;
             tx.commit()?;
             Ok(true)

@@ -377,10 +377,13 @@ pub async fn act_on_listing(
             ))));
         }
         let text = match action {
+            ListingAction::Hide => format!("A moderator hid your listing “{}”: {reason}", l.title),
+            ListingAction::Remove => {
+                format!("A moderator removed your listing “{}”: {reason}", l.title)
+            }
             ListingAction::Restore => {
                 format!("Your listing “{}” is back on the shop: {reason}", l.title)
             }
-            _ => format!("A moderator {verb} your listing “{}”: {reason}", l.title),
         };
         notifications::push(
             &tx,
