@@ -157,12 +157,13 @@ pub async fn set_status(
     let done = db
         .write(move |c| {
             let tx = c.transaction()?;
+            let Some(before) = accounts::credentials_by_id(&tx, account_id)? else {
+                return Ok(false);
+            };
             let active = status == Standing::Active;
             let stored_reason = (!active).then_some(reason.as_str());
-            if !accounts::set_status(&tx, account_id, status.as_str(), stored_reason)? {
-                return Ok(false);
-            }
-            if active {
+            accounts::set_status(&tx, account_id, status.as_str(), stored_reason)?;
+            if active && before.status != "active" {
                 notifications::push(
                     &tx,
                     account_id,
@@ -171,7 +172,7 @@ pub async fn set_status(
                     "/account",
                     t,
                 )?;
-            } else {
+            } else if !active {
                 sessions::delete_all(&tx, account_id)?;
             }
             audit::record(

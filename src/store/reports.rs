@@ -347,6 +347,31 @@ mod tests {
         );
     }
 
+    fn plan(c: &Connection, sql: &str, params: impl rusqlite::Params) -> String {
+        let mut stmt = c.prepare(&format!("EXPLAIN QUERY PLAN {sql}")).unwrap();
+        let rows = stmt.query_map(params, |r| r.get::<_, String>(3)).unwrap();
+        rows.map(Result::unwrap).collect::<Vec<_>>().join("\n")
+    }
+
+    #[test]
+    fn the_queue_and_the_hidden_list_are_served_by_indexes() {
+        let c = db();
+        let queue = format!(
+            "{REPORT_SELECT} WHERE r.state = 'open' AND NOT {}
+             ORDER BY r.created_at, r.id LIMIT ?2 OFFSET ?3",
+            involves(1)
+        );
+        let p = plan(&c, &queue, params![1, 10, 0]);
+        assert!(p.contains("USING INDEX reports_queue"), "{p}");
+        assert!(!p.contains("TEMP B-TREE") && !p.contains("SCAN"), "{p}");
+        let hidden = format!(
+            "{BRIEF_SELECT} WHERE l.state = 'hidden' ORDER BY l.created_at DESC, l.id DESC LIMIT ?1 OFFSET ?2"
+        );
+        let p = plan(&c, &hidden, params![10, 0]);
+        assert!(p.contains("USING INDEX listings_newest"), "{p}");
+        assert!(!p.contains("TEMP B-TREE") && !p.contains("SCAN"), "{p}");
+    }
+
     #[test]
     fn moderation_states_are_compare_and_set() {
         let c = db();

@@ -46,7 +46,10 @@ struct AccountPage {
     is_self: bool,
     /// (role, held).
     roles: Vec<(&'static str, bool)>,
-    reason: String,
+    /// The reason typed into the role form, kept when it was refused.
+    role_reason: String,
+    /// The reason typed into the standing form, kept when it was refused.
+    status_reason: String,
 }
 
 crate::page!(AdminPage, AccountsPage, AccountPage);
@@ -168,13 +171,20 @@ pub async fn accounts(
     })
 }
 
+/// What a refused form on the account page had typed in.
+#[derive(Default)]
+struct Typed {
+    role_reason: String,
+    status_reason: String,
+}
+
 async fn account_page(
     state: &AppState,
     headers: &HeaderMap,
     v: &Viewer,
     id: i64,
     message: String,
-    reason: String,
+    typed: Typed,
     status: StatusCode,
 ) -> Result<Response, WebError> {
     let cap = v.admin()?;
@@ -189,7 +199,8 @@ async fn account_page(
             message,
             is_self: a.id == v.account_id,
             roles,
-            reason,
+            role_reason: typed.role_reason,
+            status_reason: typed.status_reason,
             a,
         },
         status,
@@ -209,7 +220,7 @@ pub async fn account(
         &v,
         id,
         String::new(),
-        String::new(),
+        Typed::default(),
         StatusCode::OK,
     )
     .await
@@ -243,7 +254,11 @@ pub async fn set_role(
         Ok(()) => Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response()),
         Err(e) => {
             let (status, message) = refused(e)?;
-            account_page(&state, &headers, &v, id, message, f.reason, status).await
+            let typed = Typed {
+                role_reason: f.reason,
+                ..Typed::default()
+            };
+            account_page(&state, &headers, &v, id, message, typed, status).await
         }
     }
 }
@@ -270,7 +285,11 @@ pub async fn set_status(
         Ok(()) => Ok(Redirect::to(&format!("/admin/accounts/{id}")).into_response()),
         Err(e) => {
             let (status, message) = refused(e)?;
-            account_page(&state, &headers, &v, id, message, f.reason, status).await
+            let typed = Typed {
+                status_reason: f.reason,
+                ..Typed::default()
+            };
+            account_page(&state, &headers, &v, id, message, typed, status).await
         }
     }
 }
