@@ -85,6 +85,9 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
     start_jobs(&jobs, &config, &state);
     backup::start_jobs(&jobs, &config, config_file);
     let http_stop = CancellationToken::new();
+    // Before the listeners answer: a SIGTERM that comes right after /healthz
+    // first says ok must be a clean shutdown, not the default "killed by signal".
+    let shutdown = shutdown_signal();
     let mut servers = JoinSet::new();
     for (name, bound, router) in [
         ("shop", shop_listener, web::shop_router(state.clone())),
@@ -107,7 +110,7 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
     );
 
     let reason = tokio::select! {
-        s = shutdown_signal() => s,
+        s = shutdown => s,
         Some(ended) = servers.join_next() => match ended {
             Ok((name, Ok(()))) => format!("{name} listener stopped"),
             Ok((name, Err(e))) => format!("{name} listener failed: {e}"),
@@ -222,18 +225,23 @@ fn start_market_jobs(jobs: &Jobs, config: &Arc<Config>, state: &AppState) {
     });
 }
 
-async fn shutdown_signal() -> String {
+/// Installs the SIGTERM/SIGINT handlers now (not when first polled) and returns
+/// the future that waits for one of them.
+fn shutdown_signal() -> impl std::future::Future<Output = String> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
-        std::future::pending::<()>().await;
-        unreachable!()
-    };
-    tokio::select! {
-        _ = term.recv() => "SIGTERM".to_owned(),
-        _ = int.recv() => "SIGINT".to_owned(),
+    );
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            std::future::pending::<()>().await;
+            unreachable!()
+        };
+        tokio::select! {
+            _ = term.recv() => "SIGTERM".to_owned(),
+            _ = int.recv() => "SIGINT".to_owned(),
+        }
     }
 }
 

@@ -5,9 +5,12 @@ use argon2::Argon2;
 use argon2::password_hash::phc::PasswordHash;
 use argon2::password_hash::{PasswordHasher, PasswordVerifier};
 
-use super::auth::{AdminCap, Role, Viewer};
+use super::auth::{Role, Viewer};
 use super::{MarketError, MarketResult, digest, now, random_bytes};
-use crate::store::{Db, StoreError, accounts, audit, notifications, sessions};
+use crate::store::{Db, StoreError, accounts, audit, sessions};
+
+// Role, standing and application decisions live with the rest of administration.
+pub use super::admin::{decide_application, set_role, set_status};
 
 /// Recovery codes handed out at registration.
 pub const RECOVERY_CODES: usize = 8;
@@ -490,98 +493,6 @@ pub async fn create_admin(db: &Db, username: &str, password: &str) -> MarketResu
     Ok(reg)
 }
 
-/// Grants or revokes a role (admins only); every change is audited.
-pub async fn set_role(
-    db: &Db,
-    admin: &AdminCap,
-    account_id: i64,
-    role: Role,
-    grant: bool,
-    reason: &str,
-) -> MarketResult<()> {
-    let reason = required_reason(reason)?;
-    let (by, t) = (admin.account_id(), now());
-    let by = (by != 0).then_some(by);
-    let changed = db
-        .write(move |c| {
-            let tx = c.transaction()?;
-            if accounts::username(&tx, account_id)?.is_none() {
-                return Ok(false);
-            }
-            if grant {
-                accounts::grant_role(&tx, account_id, role.as_str(), by, t)?;
-            } else {
-                accounts::revoke_role(&tx, account_id, role.as_str())?;
-            }
-            let action = if grant { "grant_role" } else { "revoke_role" };
-            audit::record(
-                &tx,
-                by,
-                action,
-                &format!("account {account_id} role {role}"),
-                &reason,
-                t,
-            )?;
-            tx.commit()?;
-            Ok(true)
-        })
-        .await?;
-    if changed {
-        Ok(())
-    } else {
-        Err(MarketError::NotFound)
-    }
-}
-
-/// Suspends, bans or reinstates an account (admins only). Its sessions end at once.
-pub async fn set_status(
-    db: &Db,
-    admin: &AdminCap,
-    account_id: i64,
-    status: &str,
-    reason: &str,
-) -> MarketResult<()> {
-    if !["active", "suspended", "banned"].contains(&status) {
-        return Err(MarketError::Invalid(
-            "Choose active, suspended or banned.".to_owned(),
-        ));
-    }
-    let reason = required_reason(reason)?;
-    if account_id == admin.account_id() && status != "active" {
-        return Err(MarketError::Invalid(
-            "You cannot suspend or ban yourself.".to_owned(),
-        ));
-    }
-    let (by, t, status) = (admin.account_id(), now(), status.to_owned());
-    let done = db
-        .write(move |c| {
-            let tx = c.transaction()?;
-            let stored_reason = (status != "active").then_some(reason.as_str());
-            if !accounts::set_status(&tx, account_id, &status, stored_reason)? {
-                return Ok(false);
-            }
-            if status != "active" {
-                sessions::delete_all(&tx, account_id)?;
-            }
-            audit::record(
-                &tx,
-                Some(by),
-                &format!("account_{status}"),
-                &format!("account {account_id}"),
-                &reason,
-                t,
-            )?;
-            tx.commit()?;
-            Ok(true)
-        })
-        .await?;
-    if done {
-        Ok(())
-    } else {
-        Err(MarketError::NotFound)
-    }
-}
-
 /// Asks to become a vendor (or becomes one at once when the operator opened vendor sign-up).
 pub async fn apply_as_vendor(
     db: &Db,
@@ -626,64 +537,6 @@ pub async fn apply_as_vendor(
     } else {
         Err(MarketError::Conflict(
             "Your application is already waiting for an admin.".to_owned(),
-        ))
-    }
-}
-
-/// Approves or rejects a vendor application (admins only).
-pub async fn decide_application(
-    db: &Db,
-    admin: &AdminCap,
-    application_id: i64,
-    approve: bool,
-    reason: &str,
-) -> MarketResult<()> {
-    let reason = if approve && reason.trim().is_empty() {
-        "approved".to_owned()
-    } else {
-        required_reason(reason)?
-    };
-    let (by, t) = (admin.account_id(), now());
-    let done = db
-        .write(move |c| {
-            let tx = c.transaction()?;
-            let Some(applicant) =
-                accounts::decide_application(&tx, application_id, approve, by, &reason, t)?
-            else {
-                return Ok(false);
-            };
-            if approve {
-                accounts::grant_role(&tx, applicant, Role::Vendor.as_str(), Some(by), t)?;
-            }
-            let (action, text) = if approve {
-                (
-                    "vendor_approved",
-                    "Your vendor application was approved: you can now create listings.".to_owned(),
-                )
-            } else {
-                (
-                    "vendor_rejected",
-                    format!("Your vendor application was not approved: {reason}"),
-                )
-            };
-            notifications::push(&tx, applicant, action, &text, "/account", t)?;
-            audit::record(
-                &tx,
-                Some(by),
-                action,
-                &format!("account {applicant}"),
-                &reason,
-                t,
-            )?;
-            tx.commit()?;
-            Ok(true)
-        })
-        .await?;
-    if done {
-        Ok(())
-    } else {
-        Err(MarketError::Conflict(
-            "That application was decided already.".to_owned(),
         ))
     }
 }

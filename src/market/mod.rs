@@ -3,12 +3,14 @@
 //! module never imports axum.
 
 pub mod accounts;
+pub mod admin;
 pub mod auth;
 pub mod catalogue;
 pub mod disputes;
 pub mod escrow;
 pub mod listings;
 pub mod messages;
+pub mod moderation;
 pub mod money;
 pub mod notifications;
 pub mod orders;

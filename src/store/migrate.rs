@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0002_market.sql"),
     include_str!("../../migrations/0003_social.sql"),
     include_str!("../../migrations/0004_metrics_history.sql"),
+    include_str!("../../migrations/0005_moderation.sql"),
 ];
 
 /// The schema version this binary writes.

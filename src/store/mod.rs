@@ -2,6 +2,7 @@
 //! on tokio's blocking pool so database work never stalls the async runtime.
 
 pub mod accounts;
+pub mod admin;
 pub mod audit;
 pub mod catalogue;
 pub mod disputes;
@@ -11,6 +12,7 @@ pub mod metrics_history;
 pub mod migrate;
 pub mod notifications;
 pub mod orders;
+pub mod reports;
 pub mod reviews;
 pub mod sessions;
 

@@ -2,6 +2,8 @@
 //! forwarded), with the layers every response passes through.
 
 mod account;
+mod admin;
+mod admin_site;
 mod assets;
 mod catalogue;
 mod charts;
@@ -14,10 +16,12 @@ mod layers;
 mod messages;
 mod metrics_listener;
 mod metrics_ui;
+mod moderation;
 mod notifications;
 mod order_extras;
 mod orders;
 mod pages;
+mod report;
 mod reviews;
 mod sell;
 mod session;
@@ -143,6 +147,35 @@ pub fn shop_router(state: AppState) -> Router {
         .route("/disputes/{id}/decide", post(disputes::decide))
         .route("/notifications", get(notifications::list))
         .route("/notifications/read", post(notifications::mark_read))
+        .route("/report", get(report::form).post(report::send))
+        .route("/moderation", get(moderation::queue))
+        .route("/moderation/hidden", get(moderation::hidden))
+        .route("/moderation/reports/{id}", get(moderation::report))
+        .route("/moderation/reports/{id}/close", post(moderation::close))
+        .route("/moderation/listings/{id}", get(moderation::listing))
+        .route(
+            "/moderation/listings/{id}/state",
+            post(moderation::act_on_listing),
+        )
+        .route("/admin", get(admin::index))
+        .route("/admin/applications/{id}", post(admin::decide))
+        .route("/admin/accounts", get(admin::accounts))
+        .route("/admin/accounts/{id}", get(admin::account))
+        .route("/admin/accounts/{id}/roles", post(admin::set_role))
+        .route("/admin/accounts/{id}/status", post(admin::set_status))
+        .route(
+            "/admin/rules",
+            get(admin_site::rules_form).post(admin_site::save_rules),
+        )
+        .route(
+            "/admin/categories",
+            get(admin_site::categories).post(admin_site::save_category),
+        )
+        .route(
+            "/admin/categories/{slug}/delete",
+            post(admin_site::delete_category),
+        )
+        .route("/admin/audit", get(admin_site::audit))
         .route("/healthz", get(pages::healthz))
         .route("/readyz", get(pages::readyz))
         .route("/csp-report", post(pages::csp_report))

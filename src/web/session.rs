@@ -93,7 +93,8 @@ where
         match lookup(parts, &state).await {
             Ok(Some(v)) => Ok(SignedIn(v)),
             Ok(None) if parts.method == axum::http::Method::GET => {
-                let next = parts.uri.path();
+                // The query too, so a link like /report?kind=listing&id=3 survives signing in.
+                let next = parts.uri.path_and_query().map_or("/", |p| p.as_str());
                 let safe = next.starts_with('/') && !next.starts_with("//");
                 let target = if safe {
                     format!("/login?next={}", form_urlencoded_path(next))
