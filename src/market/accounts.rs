@@ -552,7 +552,7 @@ pub async fn set_status(
             "You cannot suspend or ban yourself.".to_owned(),
         ));
     }
-    let (by, t, status) = (admin.account_id(), now(), status.to_owned());
+    let (by, t, status) = (admin.actor(), now(), status.to_owned());
     let done = db
         .write(move |c| {
             let tx = c.transaction()?;
@@ -565,7 +565,7 @@ pub async fn set_status(
             }
             audit::record(
                 &tx,
-                Some(by),
+                by,
                 &format!("account_{status}"),
                 &format!("account {account_id}"),
                 &reason,
@@ -643,7 +643,7 @@ pub async fn decide_application(
     } else {
         required_reason(reason)?
     };
-    let (by, t) = (admin.account_id(), now());
+    let (by, t) = (admin.actor(), now());
     let done = db
         .write(move |c| {
             let tx = c.transaction()?;
@@ -653,7 +653,7 @@ pub async fn decide_application(
                 return Ok(false);
             };
             if approve {
-                accounts::grant_role(&tx, applicant, Role::Vendor.as_str(), Some(by), t)?;
+                accounts::grant_role(&tx, applicant, Role::Vendor.as_str(), by, t)?;
             }
             let (action, text) = if approve {
                 (
@@ -667,14 +667,7 @@ pub async fn decide_application(
                 )
             };
             notifications::push(&tx, applicant, action, &text, "/account", t)?;
-            audit::record(
-                &tx,
-                Some(by),
-                action,
-                &format!("account {applicant}"),
-                &reason,
-                t,
-            )?;
+            audit::record(&tx, by, action, &format!("account {applicant}"), &reason, t)?;
             tx.commit()?;
             Ok(true)
         })

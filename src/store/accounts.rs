@@ -363,7 +363,7 @@ pub fn decide_application(
     c: &Connection,
     id: i64,
     approve: bool,
-    by: i64,
+    by: Option<i64>,
     reason: &str,
     now: i64,
 ) -> Result<Option<i64>, StoreError> {
