@@ -153,6 +153,8 @@ pub async fn vendor_action(
     listing_id: i64,
     action: VendorAction,
 ) -> MarketResult<()> {
+    // Someone else's listing (or a deleted one) does not exist for this vendor.
+    for_edit(db, vendor, listing_id).await?;
     let (to, from): (&'static str, &'static [&'static str]) = match action {
         VendorAction::Pause => ("paused", &["active"]),
         VendorAction::Resume => ("active", &["paused"]),
