@@ -11,6 +11,7 @@ use super::StoreError;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0001_meta.sql"),
     include_str!("../../migrations/0002_market.sql"),
+    include_str!("../../migrations/0005_indexes.sql"),
 ];
 
 /// The schema version this binary writes.
