@@ -2,6 +2,9 @@
 //! and stops it (SIGTERM, then SIGKILL) when the test ends, pass or fail.
 #![allow(dead_code)] // each test binary uses a different part of the harness
 
+pub mod browser;
+pub mod shop;
+
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::os::unix::net::UnixStream;
