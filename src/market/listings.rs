@@ -233,6 +233,12 @@ pub fn reencode(bytes: &[u8]) -> MarketResult<Encoded> {
     limits.max_alloc = Some(256 * 1024 * 1024);
     reader.limits(limits);
     let img = reader.decode().map_err(|_| not_image())?;
+    encode(&img)
+}
+
+/// Encodes a decoded picture the way uploads are stored: a JPEG of at most
+/// 1600 px a side and a thumbnail (the demo draws its pictures and stores them so).
+pub fn encode(img: &image::DynamicImage) -> MarketResult<Encoded> {
     let full = if img.width() > FULL_SIDE || img.height() > FULL_SIDE {
         img.resize(FULL_SIDE, FULL_SIDE, image::imageops::FilterType::Triangle)
     } else {

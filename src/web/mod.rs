@@ -72,7 +72,6 @@ impl AppState {
 
 /// The shop listener's routes.
 pub fn shop_router(state: AppState) -> Router {
-    let timeout = Duration::from_secs(state.config.shop.request_timeout_secs);
     let body_limit = state.config.shop.body_limit_bytes;
     let upload_limit = state.config.market.upload_limit_bytes;
     let pages = Router::new()
@@ -121,8 +120,14 @@ pub fn shop_router(state: AppState) -> Router {
         .route("/sell/{id}/images", post(sell::upload_image))
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(RequestBodyLimitLayer::new(upload_limit));
-    pages
-        .merge(uploads)
+    with_shop_layers(pages.merge(uploads), state)
+}
+
+/// The layers every shop response passes through, around `routes` (also used by
+/// the hidden `souk bench-serve`, so its baseline pays the same costs).
+pub fn with_shop_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.config.shop.request_timeout_secs);
+    routes
         .route_layer(middleware::from_fn(layers::remember_route))
         .fallback(pages::not_found)
         .layer(TimeoutLayer::with_status_code(

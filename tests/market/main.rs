@@ -8,6 +8,7 @@ mod common;
 mod accounts;
 mod authz;
 mod catalogue;
+mod demo;
 mod hostile;
 mod listings;
 mod orders;
