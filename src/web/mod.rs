@@ -11,6 +11,7 @@ mod forms;
 mod layers;
 mod metrics_listener;
 mod orders;
+mod page_cache;
 mod pages;
 mod sell;
 mod session;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub headers: Arc<layers::SecurityHeaders>,
     /// The escrow engine, when payments are set up.
     pub escrow: SharedEscrow,
+    /// Rendered catalogue pages for anonymous visitors.
+    page_cache: Arc<page_cache::PageCache>,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             metrics_token,
             headers,
             escrow: None,
+            page_cache: Arc::default(),
         }
     }
 }
@@ -115,7 +119,11 @@ pub fn shop_router(state: AppState) -> Router {
         .route("/csp-report", post(pages::csp_report))
         .route("/static/{*path}", get(assets::serve))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(RequestBodyLimitLayer::new(body_limit));
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            page_cache::serve,
+        ));
     let uploads = Router::new()
         .route("/sell/{id}/images", post(sell::upload_image))
         .layer(DefaultBodyLimit::max(upload_limit))
