@@ -61,8 +61,9 @@ fn parse_sort(s: &str, searching: bool) -> Sort {
         "price_low" => Sort::PriceLow,
         "price_high" => Sort::PriceHigh,
         "rating" => Sort::Rating,
-        "newest" => Sort::Newest,
-        _ if searching => Sort::Relevance,
+        "relevance" if searching => Sort::Relevance,
+        // Newest first by default, searches included: best-match ranking scores
+        // every match (milliseconds for a common word in a large shop).
         _ => Sort::Newest,
     }
 }

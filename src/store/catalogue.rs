@@ -62,8 +62,9 @@ const CARD_COLUMNS: &str = "l.id, l.title, l.price_piconero, a.username,
 /// Each ordering walks one index in order (`INDEXED BY` pins it, so statistics
 /// can never turn it into a scan plus a sort): the vendor's index when a vendor
 /// is given, else the category's, else the shop-wide one. A search term either
-/// drives the query from FTS5 in rank order (best match first) or, for the other
-/// orderings, restricts the index walk to the matching ids.
+/// drives the query from FTS5 (best match first in rank order, or newest first
+/// in descending rowid order) or, for the price and rating orderings, restricts
+/// the index walk to the matching ids.
 pub fn page_sql(filter: &Filter, sort: Sort, limit: i64, offset: i64) -> (String, Vec<Value>) {
     let mut params: Vec<Value> = Vec::new();
     let mut conds = vec![
@@ -76,6 +77,9 @@ pub fn page_sql(filter: &Filter, sort: Sort, limit: i64, offset: i64) -> (String
     } else {
         sort
     };
+    // Ids grow with creation time, so the newest matches are FTS5's highest rowids:
+    // read backwards from its index, stopping after one page.
+    let by_rowid = sort == Sort::Newest && filter.fts.is_some();
     let (index, order) = match sort {
         Sort::PriceLow => ("price", "l.price_piconero, l.id"),
         Sort::PriceHigh => ("price", "l.price_piconero DESC, l.id DESC"),
@@ -90,12 +94,12 @@ pub fn page_sql(filter: &Filter, sort: Sort, limit: i64, offset: i64) -> (String
         ""
     };
     let (from, order) = match &filter.fts {
-        Some(q) if by_rank => {
+        Some(q) if by_rank || by_rowid => {
             params.push(Value::Text(q.clone()));
             conds.push(format!("listings_fts MATCH ?{}", params.len()));
             (
                 "listings_fts f CROSS JOIN listings l ON l.id = f.rowid JOIN accounts a ON a.id = l.vendor_id".to_owned(),
-                "f.rank",
+                if by_rank { "f.rank" } else { "f.rowid DESC" },
             )
         }
         fts => {
