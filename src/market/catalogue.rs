@@ -45,13 +45,14 @@ pub struct Page {
 }
 
 /// Turns what someone typed into a safe FTS5 query: each word becomes a quoted
-/// prefix term, so no input can be FTS5 syntax.
+/// term, so no input can be FTS5 syntax. The index stems words (porter), so
+/// "rivers" and "river" find each other without slow prefix queries.
 pub fn fts_query(text: &str) -> Option<String> {
     let terms: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(8)
-        .map(|w| format!("\"{w}\"*"))
+        .map(|w| format!("\"{w}\""))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
 }
@@ -153,11 +154,11 @@ mod tests {
     fn search_text_cannot_be_fts_syntax() {
         assert_eq!(
             fts_query("red  shoes"),
-            Some("\"red\"* \"shoes\"*".to_owned())
+            Some("\"red\" \"shoes\"".to_owned())
         );
         assert_eq!(
             fts_query("\" OR NEAR(a b) *"),
-            Some("\"OR\"* \"NEAR\"* \"a\"* \"b\"*".to_owned())
+            Some("\"OR\" \"NEAR\" \"a\" \"b\"".to_owned())
         );
         assert_eq!(fts_query("  -- ** "), None);
     }

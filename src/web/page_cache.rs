@@ -6,7 +6,7 @@
 //! Searches are not cached: each one runs its query.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::body::{Body, Bytes};
@@ -15,8 +15,9 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 
-use super::AppState;
 use super::session::SESSION_COOKIE;
+use super::{AppState, WebError};
+use crate::market::listings::Category;
 
 /// How long a page may be reused at most.
 const TTL: Duration = Duration::from_secs(1);
@@ -37,6 +38,26 @@ struct Entry {
 #[derive(Default)]
 pub struct PageCache {
     pages: Mutex<HashMap<String, Entry>>,
+    categories: Mutex<Option<(u64, Instant, Arc<Vec<Category>>)>>,
+}
+
+/// The category list every catalogue page shows, kept like the pages are (saves a
+/// database round trip on every search).
+pub async fn categories(state: &AppState) -> Result<Arc<Vec<Category>>, WebError> {
+    let generation = state.db.generation();
+    {
+        let cached = state.page_cache.categories.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some((g, at, list)) = cached.as_ref()
+            && *g == generation
+            && at.elapsed() < TTL
+        {
+            return Ok(list.clone());
+        }
+    }
+    let list = Arc::new(crate::market::listings::categories(&state.db).await?);
+    *state.page_cache.categories.lock().unwrap_or_else(|p| p.into_inner()) =
+        Some((generation, Instant::now(), list.clone()));
+    Ok(list)
 }
 
 impl PageCache {

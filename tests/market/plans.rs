@@ -22,7 +22,7 @@ fn filters() -> Vec<(String, Filter)> {
             vendor_id: (mask & 2 != 0).then_some(3),
             min_price: (mask & 4 != 0).then_some(1_000_000_000),
             max_price: (mask & 8 != 0).then_some(900_000_000_000),
-            fts: (mask & 16 != 0).then(|| "\"river\"*".to_owned()),
+            fts: (mask & 16 != 0).then(|| "\"river\"".to_owned()),
         };
         out.push((format!("{f:?}"), f));
     }
