@@ -113,10 +113,17 @@ seed() {
 
 kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 RSS_PEAK=0
-# run_wrk NAME PATH: wrk output in $TMP/wrk.NAME; samples RSS half-way.
+# run_wrk NAME PATH: wrk output in $TMP/wrk.NAME; samples RSS half-way. A PATH
+# ending in "=" gets a new number appended on every request (never the same
+# address twice, so nothing can come from the page cache).
 run_wrk() {
-    say "wrk ${WRK_ARGS[*]} $SHOP$2"
-    wrk "${WRK_ARGS[@]}" "$SHOP$2" >"$TMP/wrk.$1" 2>&1 &
+    local script=()
+    if [[ $2 == *= ]]; then
+        printf 'local n = 0\nrequest = function()\n  n = n + 1\n  return wrk.format("GET", "%s" .. n)\nend\n' "$2" >"$TMP/vary.lua"
+        script=(-s "$TMP/vary.lua")
+    fi
+    say "wrk ${WRK_ARGS[*]} ${script[*]} $SHOP$2"
+    wrk "${WRK_ARGS[@]}" "${script[@]}" "$SHOP$2" >"$TMP/wrk.$1" 2>&1 &
     local w=$!
     sleep 5
     local r
@@ -153,7 +160,7 @@ bench_pages() {
     local spec name path
     for spec in "$@"; do
         name=${spec%%=*} path=${spec#*=}
-        curl -s --max-time 5 -o "$TMP/page.$name" "$SHOP$path"
+        curl -s --max-time 5 -o "$TMP/page.$name" "$SHOP${path%=}"
         [[ $(grep -c 'class="card"' "$TMP/page.$name") -gt 0 ]] || die "$path shows no listings"
         run_wrk "$name" "$path"
     done
@@ -179,14 +186,14 @@ S10=$(seed "$TMP/d10k" 10000 100000)
 section "seed (souk demo --seed-only, hidden sizes)"
 row "10,000 listings + 100,000 orders" "$S10 s"
 bench_pages "10,000 listings, 100,000 orders" "$TMP/d10k" \
-    home=/ category=/c/$CATEGORY page2=/?page=2 search=/search?q=$TERM_WORD
+    home=/ category=/c/$CATEGORY page2=/?page=2 home_uncached=/?uncached= search=/search?q=$TERM_WORD
 rm -rf "$TMP/d10k"
 
 say "seeding 100,000 listings"
 S100=$(seed "$TMP/d100k" 100000 100000)
 ROWS+=("$(printf '%-46s %s' "100,000 listings + 100,000 orders (seed)" "$S100 s")")
 bench_pages "100,000 listings, 100,000 orders" "$TMP/d100k" \
-    search100k=/search?q=$TERM_WORD home100k=/ price100k=/search?q=$TERM_WORD\&sort=price_low
+    search100k=/search?q=$TERM_WORD home100k=/ best100k=/search?q=$TERM_WORD\&sort=relevance price100k=/search?q=$TERM_WORD\&sort=price_low
 rm -rf "$TMP/d100k"
 
 mkdir -p "$OUT_DIR"
