@@ -38,15 +38,22 @@ struct Entry {
 #[derive(Default)]
 pub struct PageCache {
     pages: Mutex<HashMap<String, Entry>>,
-    categories: Mutex<Option<(u64, Instant, Arc<Vec<Category>>)>>,
+    categories: Mutex<Option<CachedCategories>>,
 }
+
+/// The category list, the generation it was read at, and when.
+type CachedCategories = (u64, Instant, Arc<Vec<Category>>);
 
 /// The category list every catalogue page shows, kept like the pages are (saves a
 /// database round trip on every search).
 pub async fn categories(state: &AppState) -> Result<Arc<Vec<Category>>, WebError> {
     let generation = state.db.generation();
     {
-        let cached = state.page_cache.categories.lock().unwrap_or_else(|p| p.into_inner());
+        let cached = state
+            .page_cache
+            .categories
+            .lock()
+            .unwrap_or_else(|p| p.into_inner());
         if let Some((g, at, list)) = cached.as_ref()
             && *g == generation
             && at.elapsed() < TTL
@@ -55,8 +62,11 @@ pub async fn categories(state: &AppState) -> Result<Arc<Vec<Category>>, WebError
         }
     }
     let list = Arc::new(crate::market::listings::categories(&state.db).await?);
-    *state.page_cache.categories.lock().unwrap_or_else(|p| p.into_inner()) =
-        Some((generation, Instant::now(), list.clone()));
+    *state
+        .page_cache
+        .categories
+        .lock()
+        .unwrap_or_else(|p| p.into_inner()) = Some((generation, Instant::now(), list.clone()));
     Ok(list)
 }
 

@@ -166,16 +166,23 @@ fn cached_catalogue_pages_follow_every_change() {
     assert_eq!(titles(&visitor.get("/").body), ["Copper kettle"]);
     // A change through the shop shows at once.
     v.get(&format!("/sell/{id}/edit"));
-    v.post_form(&format!("/sell/{id}/state"), &[("action", "pause")]).expect(200);
+    v.post_form(&format!("/sell/{id}/state"), &[("action", "pause")])
+        .expect(200);
     assert!(titles(&visitor.get("/").body).is_empty());
     v.get("/sell");
-    v.post_form(&format!("/sell/{id}/state"), &[("action", "resume")]).expect(200);
+    v.post_form(&format!("/sell/{id}/state"), &[("action", "resume")])
+        .expect(200);
     assert_eq!(titles(&visitor.get("/").body), ["Copper kettle"]);
     // A change by another process shows within a second or so.
-    shop.exec(&format!("UPDATE listings SET title = 'Brass kettle' WHERE id = {id}"));
+    shop.exec(&format!(
+        "UPDATE listings SET title = 'Brass kettle' WHERE id = {id}"
+    ));
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(3);
     while titles(&visitor.get("/").body) != ["Brass kettle"] {
-        assert!(std::time::Instant::now() < deadline, "the front page kept the old title");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the front page kept the old title"
+        );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
     // Signed-in people get their own page, never the anonymous one.
