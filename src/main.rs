@@ -52,6 +52,18 @@ enum Command {
     },
     /// Restore a backup into the data dir (stop souk first).
     Restore(RestoreArgs),
+    /// Start a demo shop with vendors, listings, buyers and orders on 127.0.0.1,
+    /// in a temporary data dir (removed on exit) unless --data-dir is given.
+    Demo(DemoArgs),
+    /// Serve a file's bytes from memory through the shop's layers (benchmark baseline).
+    #[command(hide = true)]
+    BenchServe {
+        /// The file to serve at every path.
+        file: PathBuf,
+        /// Where to listen (an IP literal and port).
+        #[arg(long)]
+        listen: std::net::SocketAddr,
+    },
 }
 
 #[derive(Subcommand)]
@@ -87,6 +99,22 @@ struct RestoreArgs {
     /// Also restore the config file (and secret files) to where they came from.
     #[arg(long)]
     with_config: bool,
+}
+
+#[derive(clap::Args)]
+struct DemoArgs {
+    /// Keep the demo's data here (and reuse it next time).
+    #[arg(long, value_name = "DIR")]
+    data_dir: Option<PathBuf>,
+    /// Listings to create (benchmarks).
+    #[arg(long, default_value_t = 1000, hide = true)]
+    listings: usize,
+    /// Orders to create in bulk instead of the demo's few (benchmarks).
+    #[arg(long, default_value_t = 0, hide = true)]
+    orders: usize,
+    /// Seed the data dir and exit (benchmarks).
+    #[arg(long, hide = true)]
+    seed_only: bool,
 }
 
 #[derive(Subcommand)]
@@ -146,6 +174,17 @@ fn main() -> ExitCode {
             .load()
             .and_then(|loaded| runtime()?.block_on(app::serve(loaded)).map_err(|e| e.0)),
         Command::Admin(cmd) => admin(cmd),
+        Command::Demo(a) => runtime().and_then(|rt| {
+            rt.block_on(souk::demo::run(souk::demo::DemoOptions {
+                data_dir: a.data_dir,
+                listings: a.listings,
+                orders: a.orders,
+                seed_only: a.seed_only,
+            }))
+        }),
+        Command::BenchServe { file, listen } => {
+            runtime().and_then(|rt| rt.block_on(souk::demo::bench_serve::run(&file, listen)))
+        }
         Command::Healthcheck(args) => args.load().and_then(|loaded| {
             runtime()?
                 .block_on(healthcheck::check(&loaded.config))

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-APT_PACKAGES=(prometheus tor systemd age zstd monero chromium fonts-dejavu-core file curl ca-certificates build-essential)
+APT_PACKAGES=(prometheus tor systemd age zstd monero chromium chromium-driver fonts-dejavu-core file curl ca-certificates build-essential)
 
 missing=()
 for pkg in "${APT_PACKAGES[@]}"; do

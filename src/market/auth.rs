@@ -145,6 +145,12 @@ impl AdminCap {
     pub fn console() -> Self {
         Self { id: 0 }
     }
+
+    /// The account to record as the actor (audit rows, decisions): none for the
+    /// console, which is not an account.
+    pub fn actor(&self) -> Option<i64> {
+        (self.id != 0).then_some(self.id)
+    }
 }
 
 /// How long an idle session lives.

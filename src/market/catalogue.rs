@@ -45,13 +45,14 @@ pub struct Page {
 }
 
 /// Turns what someone typed into a safe FTS5 query: each word becomes a quoted
-/// prefix term, so no input can be FTS5 syntax.
+/// term, so no input can be FTS5 syntax. The index stems words (porter), so
+/// "rivers" and "river" find each other without slow prefix queries.
 pub fn fts_query(text: &str) -> Option<String> {
     let terms: Vec<String> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
         .take(8)
-        .map(|w| format!("\"{w}\"*"))
+        .map(|w| format!("\"{w}\""))
         .collect();
     (!terms.is_empty()).then(|| terms.join(" "))
 }
@@ -61,8 +62,9 @@ fn parse_sort(s: &str, searching: bool) -> Sort {
         "price_low" => Sort::PriceLow,
         "price_high" => Sort::PriceHigh,
         "rating" => Sort::Rating,
-        "newest" => Sort::Newest,
-        _ if searching => Sort::Relevance,
+        "relevance" if searching => Sort::Relevance,
+        // Newest first by default, searches included: best-match ranking scores
+        // every match (milliseconds for a common word in a large shop).
         _ => Sort::Newest,
     }
 }
@@ -152,11 +154,11 @@ mod tests {
     fn search_text_cannot_be_fts_syntax() {
         assert_eq!(
             fts_query("red  shoes"),
-            Some("\"red\"* \"shoes\"*".to_owned())
+            Some("\"red\" \"shoes\"".to_owned())
         );
         assert_eq!(
             fts_query("\" OR NEAR(a b) *"),
-            Some("\"OR\"* \"NEAR\"* \"a\"* \"b\"*".to_owned())
+            Some("\"OR\" \"NEAR\" \"a\" \"b\"".to_owned())
         );
         assert_eq!(fts_query("  -- ** "), None);
     }

@@ -153,6 +153,8 @@ pub async fn vendor_action(
     listing_id: i64,
     action: VendorAction,
 ) -> MarketResult<()> {
+    // Someone else's listing (or a deleted one) does not exist for this vendor.
+    for_edit(db, vendor, listing_id).await?;
     let (to, from): (&'static str, &'static [&'static str]) = match action {
         VendorAction::Pause => ("paused", &["active"]),
         VendorAction::Resume => ("active", &["paused"]),
@@ -231,6 +233,12 @@ pub fn reencode(bytes: &[u8]) -> MarketResult<Encoded> {
     limits.max_alloc = Some(256 * 1024 * 1024);
     reader.limits(limits);
     let img = reader.decode().map_err(|_| not_image())?;
+    encode(&img)
+}
+
+/// Encodes a decoded picture the way uploads are stored: a JPEG of at most
+/// 1600 px a side and a thumbnail (the demo draws its pictures and stores them so).
+pub fn encode(img: &image::DynamicImage) -> MarketResult<Encoded> {
     let full = if img.width() > FULL_SIDE || img.height() > FULL_SIDE {
         img.resize(FULL_SIDE, FULL_SIDE, image::imageops::FilterType::Triangle)
     } else {

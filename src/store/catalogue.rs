@@ -58,18 +58,65 @@ const CARD_COLUMNS: &str = "l.id, l.title, l.price_piconero, a.username,
     l.rating_sum, l.rating_count";
 
 /// The SQL and parameters for a page of cards (public for EXPLAIN QUERY PLAN tests).
+///
+/// Each ordering walks one index in order (`INDEXED BY` pins it, so statistics
+/// can never turn it into a scan plus a sort): the vendor's index when a vendor
+/// is given, else the category's, else the shop-wide one. A search term either
+/// drives the query from FTS5 (best match first in rank order, or newest first
+/// in descending rowid order) or, for the price and rating orderings, restricts
+/// the index walk to the matching ids.
 pub fn page_sql(filter: &Filter, sort: Sort, limit: i64, offset: i64) -> (String, Vec<Value>) {
     let mut params: Vec<Value> = Vec::new();
     let mut conds = vec![
         "l.state = 'active'".to_owned(),
         "a.status = 'active'".to_owned(),
     ];
-    let from = if let Some(q) = &filter.fts {
-        params.push(Value::Text(q.clone()));
-        conds.push(format!("listings_fts MATCH ?{}", params.len()));
-        "listings_fts f JOIN listings l ON l.id = f.rowid JOIN accounts a ON a.id = l.vendor_id"
+    let by_rank = sort == Sort::Relevance && filter.fts.is_some();
+    let sort = if sort == Sort::Relevance {
+        Sort::Newest
     } else {
-        "listings l JOIN accounts a ON a.id = l.vendor_id"
+        sort
+    };
+    // Ids grow with creation time, so the newest matches are FTS5's highest rowids:
+    // read backwards from its index, stopping after one page.
+    let by_rowid = sort == Sort::Newest && filter.fts.is_some();
+    let (index, order) = match sort {
+        Sort::PriceLow => ("price", "l.price_piconero, l.id"),
+        Sort::PriceHigh => ("price", "l.price_piconero DESC, l.id DESC"),
+        Sort::Rating => ("rating", "l.rating_count DESC, l.id DESC"),
+        Sort::Newest | Sort::Relevance => ("newest", "l.created_at DESC, l.id DESC"),
+    };
+    let scope = if filter.vendor_id.is_some() {
+        "vendor_"
+    } else if filter.category_id.is_some() {
+        "category_"
+    } else {
+        ""
+    };
+    let (from, order) = match &filter.fts {
+        Some(q) if by_rank || by_rowid => {
+            params.push(Value::Text(q.clone()));
+            conds.push(format!("listings_fts MATCH ?{}", params.len()));
+            (
+                "listings_fts f CROSS JOIN listings l ON l.id = f.rowid JOIN accounts a ON a.id = l.vendor_id".to_owned(),
+                if by_rank { "f.rank" } else { "f.rowid DESC" },
+            )
+        }
+        fts => {
+            if let Some(q) = fts {
+                params.push(Value::Text(q.clone()));
+                conds.push(format!(
+                    "l.id IN (SELECT rowid FROM listings_fts WHERE listings_fts MATCH ?{})",
+                    params.len()
+                ));
+            }
+            (
+                format!(
+                    "listings l INDEXED BY listings_{scope}{index} JOIN accounts a ON a.id = l.vendor_id"
+                ),
+                order,
+            )
+        }
     };
     if let Some(c) = filter.category_id {
         params.push(Value::Integer(c));
@@ -87,13 +134,6 @@ pub fn page_sql(filter: &Filter, sort: Sort, limit: i64, offset: i64) -> (String
         params.push(Value::Integer(p));
         conds.push(format!("l.price_piconero <= ?{}", params.len()));
     }
-    let order = match (sort, filter.fts.is_some()) {
-        (Sort::Relevance, true) => "f.rank, l.id DESC",
-        (Sort::Newest | Sort::Relevance, _) => "l.created_at DESC, l.id DESC",
-        (Sort::PriceLow, _) => "l.price_piconero, l.id",
-        (Sort::PriceHigh, _) => "l.price_piconero DESC, l.id DESC",
-        (Sort::Rating, _) => "l.rating_count DESC, l.id DESC",
-    };
     params.push(Value::Integer(limit));
     let lim = params.len();
     params.push(Value::Integer(offset));

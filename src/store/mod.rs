@@ -76,6 +76,8 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Mutex<Vec<Connection>>,
     reader_slots: Semaphore,
+    /// Bumped after every write through this handle (caches compare it).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Db {
@@ -124,6 +126,7 @@ impl Db {
                     writer: Mutex::new(writer),
                     readers: Mutex::new(readers),
                     reader_slots: Semaphore::new(READERS),
+                    generation: std::sync::atomic::AtomicU64::new(0),
                 }),
             },
             versions,
@@ -162,9 +165,24 @@ impl Db {
         F: FnOnce(&mut Connection) -> Result<T, StoreError> + Send + 'static,
     {
         let inner = self.inner.clone();
-        tokio::task::spawn_blocking(move || f(&mut lock(&inner.writer)))
-            .await
-            .map_err(|e| StoreError::Task(e.to_string()))?
+        tokio::task::spawn_blocking(move || {
+            let result = f(&mut lock(&inner.writer));
+            // Whether it committed or not: a cache may only be too cautious.
+            inner
+                .generation
+                .fetch_add(1, std::sync::atomic::Ordering::Release);
+            result
+        })
+        .await
+        .map_err(|e| StoreError::Task(e.to_string()))?
+    }
+
+    /// A number that changes after every write through this handle (writes by
+    /// other processes are not seen: caches keyed on it also expire by age).
+    pub fn generation(&self) -> u64 {
+        self.inner
+            .generation
+            .load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Readiness: the file is still there and a write lock can be had quickly

@@ -117,10 +117,10 @@ pub async fn home(
         ..CatalogueQuery::default()
     };
     let page = catalogue::search(&state.db, &query).await?;
-    let categories = listings::categories(&state.db).await?;
+    let categories = super::page_cache::categories(&state).await?;
     render(&Home {
         chrome: Chrome::browsing(&state, viewer.as_ref()),
-        categories,
+        categories: categories.to_vec(),
         page,
     })
 }
@@ -146,7 +146,7 @@ async fn catalogue_page(
     heading: String,
 ) -> Result<Response, WebError> {
     let page = catalogue::search(&state.db, &query).await?;
-    let categories = listings::categories(&state.db).await?;
+    let categories = super::page_cache::categories(state).await?;
     let mut sorts = vec![
         ("newest", "Newest"),
         ("price_low", "Price, low to high"),
@@ -168,7 +168,7 @@ async fn catalogue_page(
     render(&CataloguePage {
         chrome: Chrome::browsing(state, viewer.map(|v| v.0).as_ref()),
         heading,
-        categories,
+        categories: categories.to_vec(),
         sort_value: sort_value(page.sort),
         query,
         sorts,
@@ -199,7 +199,7 @@ pub async fn category(
     Path(slug): Path<String>,
     Query(p): Query<Params>,
 ) -> Result<Response, WebError> {
-    let categories = listings::categories(&state.db).await?;
+    let categories = super::page_cache::categories(&state).await?;
     let k = categories
         .iter()
         .find(|k| k.slug == slug)

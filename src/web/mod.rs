@@ -20,6 +20,7 @@ mod moderation;
 mod notifications;
 mod order_extras;
 mod orders;
+mod page_cache;
 mod pages;
 mod report;
 mod reviews;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub escrow: SharedEscrow,
     /// Monero poller, shop figures and the metrics UI history.
     pub monitor: Arc<Monitor>,
+    /// Rendered catalogue pages for anonymous visitors.
+    page_cache: Arc<page_cache::PageCache>,
 }
 
 impl AppState {
@@ -81,6 +84,7 @@ impl AppState {
             headers,
             escrow: None,
             monitor: Arc::new(Monitor::disabled()),
+            page_cache: Arc::default(),
         }
     }
 
@@ -93,7 +97,6 @@ impl AppState {
 
 /// The shop listener's routes.
 pub fn shop_router(state: AppState) -> Router {
-    let timeout = Duration::from_secs(state.config.shop.request_timeout_secs);
     let body_limit = state.config.shop.body_limit_bytes;
     let upload_limit = state.config.market.upload_limit_bytes;
     let pages = Router::new()
@@ -181,7 +184,11 @@ pub fn shop_router(state: AppState) -> Router {
         .route("/csp-report", post(pages::csp_report))
         .route("/static/{*path}", get(assets::serve))
         .layer(DefaultBodyLimit::max(body_limit))
-        .layer(RequestBodyLimitLayer::new(body_limit));
+        .layer(RequestBodyLimitLayer::new(body_limit))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            page_cache::serve,
+        ));
     let uploads = Router::new()
         .route("/sell/{id}/images", post(sell::upload_image))
         .route(
@@ -190,8 +197,14 @@ pub fn shop_router(state: AppState) -> Router {
         )
         .layer(DefaultBodyLimit::max(upload_limit))
         .layer(RequestBodyLimitLayer::new(upload_limit));
-    pages
-        .merge(uploads)
+    with_shop_layers(pages.merge(uploads), state)
+}
+
+/// The layers every shop response passes through, around `routes` (also used by
+/// the hidden `souk bench-serve`, so its baseline pays the same costs).
+pub fn with_shop_layers(routes: Router<AppState>, state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.config.shop.request_timeout_secs);
+    routes
         .route_layer(middleware::from_fn(layers::remember_route))
         .fallback(pages::not_found)
         .layer(TimeoutLayer::with_status_code(

@@ -96,7 +96,11 @@ pub async fn list(
     Query(p): Query<ListParams>,
 ) -> Result<Response, WebError> {
     let sold = p.side == "sold" && v.has(Role::Vendor);
-    let page: i64 = p.page.parse().unwrap_or(1).max(1);
+    let page: i64 = p
+        .page
+        .parse()
+        .unwrap_or(1)
+        .clamp(1, crate::market::orders::MAX_LIST_PAGE);
     let side = if sold { Side::Vendor } else { Side::Buyer };
     let mut rows = orders::mine(&state.db, &v, side, page).await?;
     let has_next = rows.len() > 25;

@@ -123,7 +123,11 @@ pub async fn index(
     Query(p): Query<PageParam>,
 ) -> Result<Response, WebError> {
     let vendor = v.vendor()?;
-    let page: i64 = p.page.parse().unwrap_or(1).max(1);
+    let page: i64 = p
+        .page
+        .parse()
+        .unwrap_or(1)
+        .clamp(1, crate::market::orders::MAX_LIST_PAGE);
     let id = vendor.account_id();
     let mut rows = state
         .db

@@ -4,6 +4,8 @@
 
 pub mod browser;
 pub mod regtest;
+pub mod shop;
+pub mod visitor;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};

@@ -16,6 +16,9 @@ use state::{OrderState, Party};
 
 pub use crate::store::orders::{Event, Side};
 
+/// Deepest page of an order list (keeps offsets and page links far from overflow).
+pub const MAX_LIST_PAGE: i64 = 1_000_000;
+
 /// Timing rules from the config.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
@@ -90,9 +93,8 @@ pub async fn place(
         .filter(|l| l.state == "active" && l.vendor_status == "active")
         .ok_or(MarketError::NotFound)?;
     if listing.vendor_id == viewer.account_id {
-        return Err(MarketError::Invalid(
-            "You cannot order your own listing.".to_owned(),
-        ));
+        // The page offers no order form to the owner: only a forged request gets here.
+        return Err(MarketError::Forbidden);
     }
     let option = listing
         .delivery
@@ -232,7 +234,7 @@ pub async fn view(db: &Db, viewer: &Viewer, public_id: &str) -> MarketResult<Ord
 
 /// A page of the viewer's orders as buyer or vendor.
 pub async fn mine(db: &Db, viewer: &Viewer, side: Side, page: i64) -> MarketResult<Vec<OrderRow>> {
-    let (id, offset) = (viewer.account_id, (page.max(1) - 1) * 25);
+    let (id, offset) = (viewer.account_id, (page.clamp(1, MAX_LIST_PAGE) - 1) * 25);
     Ok(db
         .read(move |c| store::page(c, id, side, 26, offset))
         .await?)
@@ -288,6 +290,11 @@ pub async fn act(
     let from = v.order.state;
     let to = action.target();
     let who = party(v.relation);
+    // Asking for what this side of an order can never do (a buyer shipping, a vendor
+    // finalizing) is not allowed; asking at the wrong moment is a conflict.
+    if !state::ALL_STATES.iter().any(|s| s.may_become(to, who)) {
+        return Err(MarketError::Forbidden);
+    }
     if !from.may_become(to, who) {
         return Err(MarketError::Conflict(format!(
             "This order is {}: it cannot be {} now.",
