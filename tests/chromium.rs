@@ -220,17 +220,24 @@ fn a_vendor_and_a_buyer_use_the_shop_without_javascript() {
             .await;
         assert!(p.text().await.contains("Application sent"));
     });
-    // TODO(lead, after merging `mod`): approve on the admin page in this browser
-    // instead of through the domain API.
-    let application = shop.i64("SELECT id FROM vendor_applications WHERE state = 'pending'");
-    shop.block_on(souk::market::accounts::decide_application(
-        &shop.db,
-        &souk::market::auth::AdminCap::console(),
-        application,
-        true,
-        "",
-    ))
-    .unwrap();
+    // An admin approves the application on the admin page, in this browser.
+    drop(shop.admin("ada"));
+    within(&rt, async {
+        p.sign_out().await;
+        p.sign_in("ada").await;
+        p.open("/admin").await;
+        assert!(p.text().await.contains("Hand-bound notebooks"));
+        p.shoot("admin-applications").await;
+        p.press("form[action^='/admin/applications/'] button[value='approve']")
+            .await;
+        p.sign_out().await;
+        p.sign_in("lena").await;
+    });
+    assert_eq!(
+        shop.i64("SELECT count(*) FROM account_roles r JOIN accounts a ON a.id = r.account_id WHERE a.username = 'lena' AND r.role = 'vendor'"),
+        1,
+        "lena is a vendor"
+    );
 
     // The vendor lists a notebook with a photo.
     let photo = tempfile::NamedTempFile::with_suffix(".png").unwrap();
@@ -311,8 +318,19 @@ fn a_vendor_and_a_buyer_use_the_shop_without_javascript() {
         p.open(&format!("/orders/{order}")).await;
         p.press("form[action$='/action'] button:not(.danger)").await;
         assert!(p.text().await.contains("Completed"));
-        // TODO(lead, after merging `social`): the buyer reviews the order here.
+        // The buyer reviews the completed order.
+        p.press("input[name='rating'][value='5']").await;
+        p.fill("#review-body", "Beautiful paper, well packed.")
+            .await;
+        p.press("form[action$='/review'] button[type=submit]").await;
+        assert!(p.text().await.contains("Beautiful paper, well packed."));
+        p.shoot("order-reviewed").await;
     });
+    assert_eq!(
+        shop.i64("SELECT rating_count FROM listings WHERE title = 'Hand-bound linen notebook'"),
+        1,
+        "the review counts on the listing"
+    );
     assert_eq!(shop.order_state(&order), "completed");
 
     // Phone width: the same pages still read well.

@@ -34,3 +34,11 @@ pub fn percent(part: &i64, whole: &i64) -> String {
     let tenths = (part * 1000 + whole / 2) / whole;
     format!("{}.{} %", tenths / 10, tenths % 10)
 }
+
+/// A stored order state as people read it ("awaiting_payment" -> "Awaiting payment").
+pub fn state_label(stored: &str) -> String {
+    stored
+        .parse::<crate::market::orders::state::OrderState>()
+        .map(|s| s.label().to_owned())
+        .unwrap_or_else(|_| stored.to_owned())
+}

@@ -145,7 +145,13 @@ pub(super) async fn order_page(
     }
     let escrow_note = match &state.escrow {
         Some(e) => e.who_can_move_money().to_owned(),
-        None => "Payments are not set up on this shop yet.".to_owned(),
+        None if view.order.state.holds_stock() => {
+            "Payments are not set up on this shop yet.".to_owned()
+        }
+        None if view.order.state.is_funded() => {
+            "The payment is held in escrow until the order ends.".to_owned()
+        }
+        None => String::new(),
     };
     let show_note = matches!(
         view.relation,
