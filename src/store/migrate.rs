@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0003_social.sql"),
     include_str!("../../migrations/0004_metrics_history.sql"),
     include_str!("../../migrations/0005_moderation.sql"),
+    include_str!("../../migrations/0006_escrow.sql"),
 ];
 
 /// The schema version this binary writes.
