@@ -314,6 +314,54 @@ pub fn note_failure(c: &Connection, id: i64, error: &str, now: i64) -> Result<()
     Ok(())
 }
 
+/// Where an order's shares go, from stored settings: (vendor payout address, buyer refund address).
+pub fn payout_addresses(
+    c: &Connection,
+    order_id: i64,
+) -> Result<(Option<String>, Option<String>), StoreError> {
+    Ok(c
+        .query_row(
+            "SELECT a.payout_address, o.refund_address FROM orders o JOIN accounts a ON a.id = o.vendor_id
+             WHERE o.id = ?1",
+            [order_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()?
+        .unwrap_or((None, None)))
+}
+
+/// Sets a vendor's payout address (already validated by the caller).
+pub fn set_payout_address(
+    c: &Connection,
+    account_id: i64,
+    address: &str,
+) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE accounts SET payout_address = ?2 WHERE id = ?1",
+        params![account_id, address],
+    )?;
+    Ok(())
+}
+
+/// Sets an order's refund address (already validated by the caller).
+pub fn set_refund_address(c: &Connection, order_id: i64, address: &str) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE orders SET refund_address = ?2 WHERE id = ?1",
+        params![order_id, address],
+    )?;
+    Ok(())
+}
+
+/// One intent by id.
+pub fn intent_by_id(c: &Connection, id: i64) -> Result<Option<Intent>, StoreError> {
+    Ok(c.query_row(
+        &format!("SELECT {INTENT_COLUMNS} FROM payout_intents WHERE id = ?1"),
+        [id],
+        intent,
+    )
+    .optional()?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
