@@ -166,3 +166,327 @@ fn received(wallet: &WalletRpc, txid: &str) -> Vec<serde_json::Value> {
         .cloned()
         .collect()
 }
+
+/// A shop database with a vendor, a buyer and a 1 XMR listing.
+struct Shop {
+    db: souk::store::Db,
+    vendor: souk::market::auth::Viewer,
+    buyer: souk::market::auth::Viewer,
+    listing_id: i64,
+    _dir: tempfile::TempDir,
+}
+
+async fn person(db: &souk::store::Db, name: &str, vendor: bool) -> souk::market::auth::Viewer {
+    use souk::store::accounts;
+    let name = name.to_owned();
+    let id = db
+        .write(move |c| {
+            let tx = c.transaction()?;
+            let id = accounts::insert(&tx, &name, "!", 1)?.unwrap();
+            if vendor {
+                accounts::grant_role(&tx, id, "vendor", None, 1)?;
+            }
+            tx.commit()?;
+            Ok(id)
+        })
+        .await
+        .unwrap();
+    let token = souk::market::auth::start_session(db, id).await.unwrap();
+    souk::market::auth::viewer_from_cookie(db, &token)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+impl Shop {
+    async fn new() -> Self {
+        use souk::store::listings::{self, ListingFields};
+        let dir = tempfile::tempdir().unwrap();
+        let (db, _) = souk::store::Db::open(&dir.path().join("souk.db")).unwrap();
+        let vendor = person(&db, "vendor", true).await;
+        let buyer = person(&db, "buyer", false).await;
+        let vendor_id = vendor.account_id;
+        let listing_id = db
+            .write(move |c| {
+                listings::upsert_category(c, "goods", "Goods", 0)?;
+                let category_id = listings::categories(c)?[0].id;
+                let fields = ListingFields {
+                    category_id,
+                    title: "A fine thing".to_owned(),
+                    description: "It is fine.".to_owned(),
+                    price: XMR as i64,
+                    stock: 100,
+                    delivery: vec![("Post".to_owned(), 0)],
+                };
+                listings::insert(c, vendor_id, &fields, 1)
+            })
+            .await
+            .unwrap();
+        Self {
+            db,
+            vendor,
+            buyer,
+            listing_id,
+            _dir: dir,
+        }
+    }
+
+    /// Places an order and gives it a payment request on a fresh subaddress of
+    /// the shop wallet (what the engine's `open` will do); returns (order id, address).
+    async fn order_with_request(&self, wallet: &WalletClient) -> (i64, String, u32) {
+        use souk::market::orders::{self, OrderInput, Timing, escrow_events};
+        let option = {
+            let id = self.listing_id;
+            self.db
+                .read(move |c| Ok(souk::store::listings::get(c, id)?.unwrap().delivery[0].id))
+                .await
+                .unwrap()
+        };
+        let input = OrderInput {
+            listing_id: self.listing_id,
+            quantity: "1".to_owned(),
+            delivery_option: option.to_string(),
+            delivery_note: "1 Main Street".to_owned(),
+        };
+        let pid = orders::place(&self.db, &None, Timing::default(), &self.buyer, &input)
+            .await
+            .unwrap();
+        let p = pid.clone();
+        let id = self
+            .db
+            .read(move |c| Ok(souk::store::orders::by_public_id(c, &p)?.unwrap().id))
+            .await
+            .unwrap();
+        let sub = wallet.create_address(&pid).await.unwrap();
+        let (address, index) = (sub.address.clone(), sub.address_index);
+        self.db
+            .write(move |c| {
+                souk::store::escrow::insert_payment_request(
+                    c,
+                    &souk::store::escrow::PaymentRequest {
+                        order_id: id,
+                        subaddress_index: i64::from(index),
+                        address: address.clone(),
+                        amount_due: XMR as i64,
+                        confirmations: 10,
+                        commission_bps: COMMISSION_BPS,
+                        created_at: 1,
+                    },
+                )
+            })
+            .await
+            .unwrap();
+        escrow_events::payment_requested(&self.db, Timing::default(), id)
+            .await
+            .unwrap();
+        (id, sub.address, sub.address_index)
+    }
+}
+
+const XMR: u64 = 1_000_000_000_000;
+const COMMISSION_BPS: i64 = 250;
+
+/// Payout safety on chain. Two paid orders are finalized. For one, souk "dies"
+/// after the wallet's transaction was recorded and relayed but before the relay
+/// was recorded; reconciliation relays it again and exactly one payout reaches
+/// the vendor and the operator. For the other, 100 concurrent payout requests
+/// from four independent payers (as if four processes) make exactly one payout.
+#[test]
+fn payouts_happen_exactly_once_across_crashes_and_races() {
+    use souk::escrow::payout::Payouts;
+    use souk::market::orders::{self, Action, Timing, escrow_events};
+    use souk::store::escrow as store;
+
+    let chain = Regtest::start(2);
+    let (shop_rpc, customer) = (chain.wallet(0), chain.wallet(1));
+    let customer_address = customer.create_wallet("customer");
+    shop_rpc.create_wallet("shop");
+    chain.daemon.mine(75, &customer_address);
+    customer.refresh();
+    // The vendor's payout address and the operator's fee address are
+    // subaddresses of the customer's wallet, so one wallet-rpc reads both.
+    let vendor_sub = customer
+        .rpc(
+            "create_address",
+            json!({"account_index": 0, "label": "vendor"}),
+        )
+        .unwrap();
+    let fee_sub = customer
+        .rpc(
+            "create_address",
+            json!({"account_index": 0, "label": "operator"}),
+        )
+        .unwrap();
+    let vendor_address = vendor_sub["address"].as_str().unwrap().to_owned();
+    let fee_address = fee_sub["address"].as_str().unwrap().to_owned();
+    let wallet = std::sync::Arc::new(souk_client(shop_rpc, chain.dir.path()));
+    let rt = tokio::runtime::Runtime::new().unwrap();
+
+    rt.block_on(async {
+        let shop = Shop::new().await;
+        let vendor_id = shop.vendor.account_id;
+        let va = vendor_address.clone();
+        shop.db
+            .write(move |c| store::set_payout_address(c, vendor_id, &va))
+            .await
+            .unwrap();
+        let (a, a_addr, a_index) = shop.order_with_request(&wallet).await;
+        let (b, b_addr, b_index) = shop.order_with_request(&wallet).await;
+        for addr in [&a_addr, &b_addr] {
+            customer
+                .rpc(
+                    "transfer",
+                    json!({"destinations": [{"amount": XMR, "address": addr}], "priority": 0}),
+                )
+                .unwrap();
+        }
+        // Ten confirmations: paid, and spendable by the shop.
+        chain.daemon.mine(10, &customer_address);
+        shop_rpc.refresh();
+        let seen = wallet
+            .incoming_transfers(&[a_index, b_index])
+            .await
+            .unwrap();
+        assert_eq!(seen.confirmed.len(), 2, "{seen:?}");
+        for t in &seen.confirmed {
+            let order_id = if t.subaddr_index.minor == a_index {
+                a
+            } else {
+                b
+            };
+            let row = store::SeenTransfer {
+                order_id,
+                txid: t.txid.clone(),
+                subaddress_index: i64::from(t.subaddr_index.minor),
+                amount: t.amount as i64,
+                height: t.height as i64,
+                confirmations: t.confirmations as i64,
+            };
+            shop.db
+                .write(move |c| store::upsert_incoming(c, &row, 2))
+                .await
+                .unwrap();
+        }
+        for id in [a, b] {
+            escrow_events::funded(&shop.db, Timing::default(), id)
+                .await
+                .unwrap();
+            let pid = shop
+                .db
+                .read(move |c| Ok(souk::store::orders::by_id(c, id)?.unwrap().public_id))
+                .await
+                .unwrap();
+            orders::act(
+                &shop.db,
+                Timing::default(),
+                &shop.vendor,
+                &pid,
+                Action::Ship,
+            )
+            .await
+            .unwrap();
+            orders::act(
+                &shop.db,
+                Timing::default(),
+                &shop.buyer,
+                &pid,
+                Action::Finalize,
+            )
+            .await
+            .unwrap();
+        }
+        let intents = |id: i64| {
+            let db = shop.db.clone();
+            async move { db.read(move |c| store::intents_of(c, id)).await.unwrap() }
+        };
+        let commission = XMR * COMMISSION_BPS as u64 / 10_000;
+
+        // Order A: sign, then relay behind souk's back and "crash" before recording it.
+        let payer = Payouts::new(shop.db.clone(), wallet.clone(), &fee_address, 10);
+        let pending = intents(a).await;
+        assert_eq!(pending.len(), 1);
+        assert!(payer.step(&pending[0]).await.unwrap());
+        let signed = intents(a).await.remove(0);
+        assert_eq!(signed.state, "signed");
+        let hash = signed.tx_hash.clone().unwrap();
+        assert_eq!(
+            wallet
+                .relay_tx(signed.tx_metadata.as_deref().unwrap())
+                .await
+                .unwrap(),
+            hash
+        );
+        // Restart: reconciliation finds the signed intent and finishes it.
+        let restarted = Payouts::new(shop.db.clone(), wallet.clone(), &fee_address, 10);
+        restarted.reconcile().await.unwrap();
+        let relayed = intents(a).await.remove(0);
+        assert_eq!(
+            (relayed.state.as_str(), relayed.tx_hash.as_deref()),
+            ("relayed", Some(hash.as_str()))
+        );
+        let fee_a = relayed.fee.unwrap() as u64;
+        assert!(fee_a > 0);
+
+        // Order B: 100 concurrent requests through four independent payers.
+        let payers: Vec<_> = (0..4)
+            .map(|_| {
+                std::sync::Arc::new(Payouts::new(
+                    shop.db.clone(),
+                    std::sync::Arc::new(souk_client(shop_rpc, chain.dir.path())),
+                    &fee_address,
+                    10,
+                ))
+            })
+            .collect();
+        let mut tasks = Vec::new();
+        for i in 0..100 {
+            let p = payers[i % 4].clone();
+            tasks.push(tokio::spawn(async move { p.pay_order(b).await.is_ok() }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let all_b = intents(b).await;
+        assert_eq!(all_b.len(), 1);
+        assert_eq!(all_b[0].state, "relayed", "{:?}", all_b[0]);
+        let fee_b = all_b[0].fee.unwrap() as u64;
+
+        // Ten more blocks: final, and each recipient holds exactly one payout per order.
+        chain.daemon.mine(10, &customer_address);
+        shop_rpc.refresh();
+        restarted.reconcile().await.unwrap();
+        for id in [a, b] {
+            assert_eq!(intents(id).await[0].state, "confirmed");
+        }
+        customer.refresh();
+        let got = customer
+            .rpc(
+                "get_transfers",
+                json!({"in": true, "pool": true, "account_index": 0, "subaddr_indices": [
+                    vendor_sub["address_index"], fee_sub["address_index"]]}),
+            )
+            .unwrap();
+        let mut to_vendor = Vec::new();
+        let mut to_operator = Vec::new();
+        for t in got["in"].as_array().unwrap() {
+            let amount = t["amount"].as_u64().unwrap();
+            if t["subaddr_index"]["minor"] == vendor_sub["address_index"] {
+                to_vendor.push(amount);
+            } else {
+                to_operator.push(amount);
+            }
+        }
+        assert!(got["pool"].as_array().is_none_or(|p| p.is_empty()), "{got}");
+        assert_eq!(to_vendor, vec![XMR - commission; 2]);
+        to_operator.sort_unstable();
+        let mut want = vec![commission - fee_a, commission - fee_b];
+        want.sort_unstable();
+        assert_eq!(to_operator, want, "the operator pays the network fees");
+        // The shop keeps nothing of either order: only the two payments' dust of change.
+        let (balance, _) = shop_rpc.balance();
+        assert_eq!(
+            balance, 0,
+            "the shop wallet holds nothing once both orders are paid out"
+        );
+    });
+}
