@@ -231,10 +231,13 @@ impl Shop {
         }
     }
 
-    /// Places an order and gives it a payment request on a fresh subaddress of
-    /// the shop wallet (what the engine's `open` will do); returns (order id, address).
-    async fn order_with_request(&self, wallet: &WalletClient) -> (i64, String, u32) {
-        use souk::market::orders::{self, OrderInput, Timing, escrow_events};
+    /// Places an order with the managed escrow: a payment request on a fresh
+    /// subaddress of the shop wallet; returns (order id, address, subaddress index).
+    async fn order_with_request(
+        &self,
+        engine: &souk::market::escrow::SharedEscrow,
+    ) -> (i64, String, u32) {
+        use souk::market::orders::{self, OrderInput, Timing};
         let option = {
             let id = self.listing_id;
             self.db
@@ -248,7 +251,7 @@ impl Shop {
             delivery_option: option.to_string(),
             delivery_note: "1 Main Street".to_owned(),
         };
-        let pid = orders::place(&self.db, &None, Timing::default(), &self.buyer, &input)
+        let pid = orders::place(&self.db, engine, Timing::default(), &self.buyer, &input)
             .await
             .unwrap();
         let p = pid.clone();
@@ -257,44 +260,42 @@ impl Shop {
             .read(move |c| Ok(souk::store::orders::by_public_id(c, &p)?.unwrap().id))
             .await
             .unwrap();
-        let sub = wallet.create_address(&pid).await.unwrap();
-        let (address, index) = (sub.address.clone(), sub.address_index);
-        self.db
-            .write(move |c| {
-                souk::store::escrow::insert_payment_request(
-                    c,
-                    &souk::store::escrow::PaymentRequest {
-                        order_id: id,
-                        subaddress_index: i64::from(index),
-                        address: address.clone(),
-                        amount_due: XMR as i64,
-                        confirmations: 10,
-                        commission_bps: COMMISSION_BPS,
-                        created_at: 1,
-                    },
-                )
-            })
+        let req = self
+            .db
+            .read(move |c| souk::store::escrow::payment_request(c, id))
+            .await
+            .unwrap()
+            .expect("placing the order opened a payment request");
+        assert_eq!(
+            (req.amount_due, req.confirmations, req.commission_bps),
+            (XMR as i64, 10, COMMISSION_BPS)
+        );
+        let state = self
+            .db
+            .read(move |c| Ok(souk::store::orders::by_id(c, id)?.unwrap().state))
             .await
             .unwrap();
-        escrow_events::payment_requested(&self.db, Timing::default(), id)
-            .await
-            .unwrap();
-        (id, sub.address, sub.address_index)
+        assert_eq!(state.as_str(), "awaiting_payment");
+        (id, req.address, req.subaddress_index as u32)
     }
 }
 
 const XMR: u64 = 1_000_000_000_000;
 const COMMISSION_BPS: i64 = 250;
 
-/// Payout safety on chain. Two paid orders are finalized. For one, souk "dies"
+/// Managed escrow on chain. Two orders are placed through the engine (a
+/// subaddress each); the watcher sees the payments in the pool with one call,
+/// and marks the orders paid at ten confirmations, not nine. Both are finalized. For one, souk "dies"
 /// after the wallet's transaction was recorded and relayed but before the relay
 /// was recorded; reconciliation relays it again and exactly one payout reaches
 /// the vendor and the operator. For the other, 100 concurrent payout requests
 /// from four independent payers (as if four processes) make exactly one payout.
 #[test]
 fn payouts_happen_exactly_once_across_crashes_and_races() {
+    use souk::escrow::managed::{ManagedEscrow, Terms};
     use souk::escrow::payout::Payouts;
-    use souk::market::orders::{self, Action, Timing, escrow_events};
+    use souk::escrow::watcher::watch_once;
+    use souk::market::orders::{self, Action, Timing};
     use souk::store::escrow as store;
 
     let chain = Regtest::start(2);
@@ -330,8 +331,26 @@ fn payouts_happen_exactly_once_across_crashes_and_races() {
             .write(move |c| store::set_payout_address(c, vendor_id, &va))
             .await
             .unwrap();
-        let (a, a_addr, a_index) = shop.order_with_request(&wallet).await;
-        let (b, b_addr, b_index) = shop.order_with_request(&wallet).await;
+        let payouts = std::sync::Arc::new(Payouts::new(
+            shop.db.clone(),
+            wallet.clone(),
+            &fee_address,
+            10,
+        ));
+        let engine: souk::market::escrow::SharedEscrow =
+            Some(std::sync::Arc::new(ManagedEscrow::new(
+                shop.db.clone(),
+                wallet.clone(),
+                Timing::default(),
+                Terms {
+                    confirmations: 10,
+                    commission_bps: COMMISSION_BPS as u32,
+                },
+                payouts,
+            )));
+        let (a, a_addr, a_index) = shop.order_with_request(&engine).await;
+        let (b, b_addr, b_index) = shop.order_with_request(&engine).await;
+        assert_ne!(a_index, b_index);
         for addr in [&a_addr, &b_addr] {
             customer
                 .rpc(
@@ -340,37 +359,26 @@ fn payouts_happen_exactly_once_across_crashes_and_races() {
                 )
                 .unwrap();
         }
-        // Ten confirmations: paid, and spendable by the shop.
-        chain.daemon.mine(10, &customer_address);
+        // The watcher sees both in the pool (one call for all), not yet paid.
         shop_rpc.refresh();
-        let seen = wallet
-            .incoming_transfers(&[a_index, b_index])
+        let cycle = watch_once(&shop.db, &wallet, Timing::default())
             .await
             .unwrap();
-        assert_eq!(seen.confirmed.len(), 2, "{seen:?}");
-        for t in &seen.confirmed {
-            let order_id = if t.subaddr_index.minor == a_index {
-                a
-            } else {
-                b
-            };
-            let row = store::SeenTransfer {
-                order_id,
-                txid: t.txid.clone(),
-                subaddress_index: i64::from(t.subaddr_index.minor),
-                amount: t.amount as i64,
-                height: t.height as i64,
-                confirmations: t.confirmations as i64,
-            };
-            shop.db
-                .write(move |c| store::upsert_incoming(c, &row, 2))
-                .await
-                .unwrap();
-        }
+        assert_eq!((cycle.watched, cycle.transfers, cycle.paid), (2, 2, 0));
+        // Nine confirmations: still not paid; ten: paid, and spendable by the shop.
+        chain.daemon.mine(9, &customer_address);
+        shop_rpc.refresh();
+        let cycle = watch_once(&shop.db, &wallet, Timing::default())
+            .await
+            .unwrap();
+        assert_eq!(cycle.paid, 0);
+        chain.daemon.mine(1, &customer_address);
+        shop_rpc.refresh();
+        let cycle = watch_once(&shop.db, &wallet, Timing::default())
+            .await
+            .unwrap();
+        assert_eq!(cycle.paid, 2);
         for id in [a, b] {
-            escrow_events::funded(&shop.db, Timing::default(), id)
-                .await
-                .unwrap();
             let pid = shop
                 .db
                 .read(move |c| Ok(souk::store::orders::by_id(c, id)?.unwrap().public_id))

@@ -72,6 +72,38 @@ pub(crate) fn settle_in_transaction(
     Ok(())
 }
 
+/// For an order that has ended: refunds, under a key of their own, transfers
+/// that became `confirmations` deep after its settlement (late or extra
+/// payments). Returns whether an intent was written.
+pub fn refund_late_payments(
+    c: &Connection,
+    order_id: i64,
+    now: i64,
+) -> Result<bool, crate::store::StoreError> {
+    let Some(req) = store::payment_request(c, order_id)? else {
+        return Ok(false);
+    };
+    let Some(first) = store::first_free_transfer(c, order_id, req.confirmations)? else {
+        return Ok(false);
+    };
+    let (_, _, free) = store::received(c, order_id, req.confirmations)?;
+    let shares = Shares {
+        vendor: 0,
+        buyer: free,
+        commission: 0,
+    };
+    Ok(store::insert_intent(
+        c,
+        order_id,
+        "late",
+        &late_key(order_id, first),
+        shares,
+        req.confirmations,
+        now,
+    )?
+    .is_some())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

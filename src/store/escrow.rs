@@ -362,6 +362,60 @@ pub fn intent_by_id(c: &Connection, id: i64) -> Result<Option<Intent>, StoreErro
     .optional()?)
 }
 
+/// A subaddress the watcher asks about: its order and the order's state.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Watched {
+    /// Order.
+    pub order_id: i64,
+    /// Subaddress minor index.
+    pub subaddress_index: i64,
+    /// The order's state (stored name).
+    pub state: String,
+    /// Piconero due.
+    pub amount_due: i64,
+    /// Confirmations that count as paid.
+    pub confirmations: i64,
+}
+
+/// Subaddresses to watch: orders not ended, and ended ones since `ended_since`
+/// (payments arriving late are recorded and refunded).
+pub fn watched(c: &Connection, ended_since: i64) -> Result<Vec<Watched>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT p.order_id, p.subaddress_index, o.state, p.amount_due_piconero, p.confirmations
+         FROM payment_requests p JOIN orders o ON o.id = p.order_id
+         WHERE o.ended_at IS NULL OR o.ended_at >= ?1
+         ORDER BY p.subaddress_index",
+    )?;
+    Ok(st
+        .query_map([ended_since], |r| {
+            Ok(Watched {
+                order_id: r.get(0)?,
+                subaddress_index: r.get(1)?,
+                state: r.get(2)?,
+                amount_due: r.get(3)?,
+                confirmations: r.get(4)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?)
+}
+
+/// The first transfer of an order that is `confirmations` deep and allotted to
+/// no intent, if any (its id names a late-payment intent).
+pub fn first_free_transfer(
+    c: &Connection,
+    order_id: i64,
+    confirmations: i64,
+) -> Result<Option<i64>, StoreError> {
+    Ok(c.query_row(
+        "SELECT min(id) FROM incoming_transfers
+             WHERE order_id = ?1 AND intent_id IS NULL AND confirmations >= ?2",
+        params![order_id, confirmations],
+        |r| r.get(0),
+    )
+    .optional()?
+    .flatten())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
