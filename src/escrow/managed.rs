@@ -31,6 +31,11 @@ pub struct ManagedEscrow {
 }
 
 impl ManagedEscrow {
+    /// The shop's wallet.
+    pub fn wallet(&self) -> &WalletClient {
+        &self.wallet
+    }
+
     /// An engine on the shop's wallet.
     pub fn new(
         db: Db,
