@@ -104,6 +104,52 @@ pub fn refund_late_payments(
     .is_some())
 }
 
+/// What the order page shows about the payment.
+#[derive(Debug, Clone)]
+pub struct PaymentView {
+    /// The order's subaddress.
+    pub address: String,
+    /// Piconero due.
+    pub amount_due: i64,
+    /// Seen so far (pool included).
+    pub seen: i64,
+    /// Of that, deep enough to count.
+    pub confirmed: i64,
+    /// Confirmations that count.
+    pub confirmations: i64,
+    /// `monero:ADDRESS?tx_amount=X` with the exact amount.
+    pub uri: String,
+}
+
+/// The payment details of an order, if it has a payment request (the caller
+/// already decided the viewer may see the order).
+pub async fn payment_view(
+    db: &crate::store::Db,
+    order_id: i64,
+) -> MarketResult<Option<PaymentView>> {
+    Ok(db
+        .read(move |c| {
+            let Some(req) = store::payment_request(c, order_id)? else {
+                return Ok(None);
+            };
+            let (seen, confirmed, _) = store::received(c, order_id, req.confirmations)?;
+            let uri = format!(
+                "monero:{}?tx_amount={}",
+                req.address,
+                super::Piconero::from_i64(req.amount_due)
+            );
+            Ok(Some(PaymentView {
+                address: req.address,
+                amount_due: req.amount_due,
+                seen,
+                confirmed,
+                confirmations: req.confirmations,
+                uri,
+            }))
+        })
+        .await?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
