@@ -77,12 +77,19 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
         Ok(points) => tracing::debug!(points, "metrics history loaded"),
         Err(e) => tracing::warn!(error = %e, "metrics history not loaded; the UI starts empty"),
     }
-    let state = AppState::new(db.clone(), config.clone(), metrics.clone(), metrics_token)
+    let managed_escrow = crate::escrow::build(&config, &db).map_err(StartError)?;
+    let mut state = AppState::new(db.clone(), config.clone(), metrics.clone(), metrics_token)
         .with_monitor(monitor);
+    if let Some(engine) = &managed_escrow {
+        state.escrow = Some(engine.clone());
+    }
     // Jobs (and the SIGUSR1 handler) before the listeners: once /healthz
     // answers, a SIGUSR1 must make a backup rather than end the process.
     let jobs = Jobs::new(CancellationToken::new());
     start_jobs(&jobs, &config, &state);
+    if let Some(engine) = managed_escrow {
+        crate::escrow::start_jobs(&jobs, &config, &db, engine);
+    }
     backup::start_jobs(&jobs, &config, config_file);
     let http_stop = CancellationToken::new();
     // Before the listeners answer: a SIGTERM that comes right after /healthz

@@ -3,6 +3,7 @@
 
 mod backup;
 pub mod check;
+mod escrow;
 mod listen;
 mod market;
 pub mod monero;
@@ -16,6 +17,7 @@ use serde::{Deserialize, Serialize};
 
 pub use backup::BackupConfig;
 pub use check::{PortProbe, Preflight, preflight};
+pub use escrow::EscrowConfig;
 pub use listen::{ListenAddr, SocketMode};
 pub use market::MarketConfig;
 pub use monero::{MoneroConfig, Network};
@@ -43,6 +45,8 @@ pub struct Config {
     pub backup: BackupConfig,
     /// The Monero daemon and wallet RPC souk talks to.
     pub monero: MoneroConfig,
+    /// The managed escrow.
+    pub escrow: EscrowConfig,
 }
 
 /// Process-wide settings.
@@ -126,6 +130,7 @@ impl Default for Config {
             market: MarketConfig::default(),
             backup: BackupConfig::default(),
             monero: MoneroConfig::default(),
+            escrow: EscrowConfig::default(),
         }
     }
 }

@@ -6,6 +6,7 @@ pub mod app;
 pub mod backup;
 pub mod config;
 pub mod demo;
+pub mod escrow;
 pub mod health;
 pub mod healthcheck;
 pub mod jobs;

@@ -72,6 +72,9 @@ pub fn preflight(config: &Config, probe: PortProbe) -> Preflight {
     for p in config.monero.problems() {
         check(Err(p));
     }
+    for p in config.escrow.problems(config.monero.network) {
+        check(Err(p));
+    }
     check(
         Schedule::parse(&config.log.cleanup_schedule)
             .map(|_| ())

@@ -11,6 +11,7 @@ mod daemon;
 mod error;
 mod rpc;
 mod wallet;
+mod wallet_escrow;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -19,6 +20,10 @@ pub use daemon::{BlockHeader, DaemonClient, DaemonInfo, PoolStats, RpcVersion};
 pub use error::{MoneroError, WALLET_RPC_NO_WALLET_FILE};
 pub use rpc::{Retry, RpcClient, Target, Timeouts};
 pub use wallet::{Balance, WalletClient};
+pub use wallet_escrow::{
+    Destination, IncomingTransfer, IncomingTransfers, KnownTransfer, NewSubaddress,
+    SubaddressIndex, UnrelayedTransfer, WALLET_RPC_WRONG_TXID,
+};
 
 use crate::config::Network;
 use crate::config::monero::{Endpoint, MoneroConfig, read_login_file};

@@ -54,7 +54,6 @@ pub enum Retry {
     Safe,
     /// Changes state (transfer, create_address ...): sent once, whatever happens;
     /// the caller reconciles an unknown outcome.
-    #[allow(dead_code)] // the read-only poller never writes; the escrow engine will
     Never,
 }
 

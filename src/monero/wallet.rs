@@ -9,7 +9,7 @@ use super::{MoneroError, Retry, RpcClient};
 /// A monero-wallet-rpc client.
 #[derive(Debug)]
 pub struct WalletClient {
-    rpc: RpcClient,
+    pub(super) rpc: RpcClient,
 }
 
 /// `get_balance` for account 0. Amounts are integer piconero.

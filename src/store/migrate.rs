@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0004_metrics_history.sql"),
     include_str!("../../migrations/0005_moderation.sql"),
     include_str!("../../migrations/0006_indexes.sql"),
+    include_str!("../../migrations/0007_escrow.sql"),
 ];
 
 /// The schema version this binary writes.

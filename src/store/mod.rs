@@ -6,6 +6,7 @@ pub mod admin;
 pub mod audit;
 pub mod catalogue;
 pub mod disputes;
+pub mod escrow;
 pub mod listings;
 pub mod messages;
 pub mod metrics_history;

@@ -40,6 +40,7 @@ struct OrderPage {
     show_note: bool,
     actions: Vec<(&'static str, &'static str, bool)>,
     x: OrderExtras,
+    payment: Option<crate::market::payouts::PaymentView>,
 }
 
 crate::page!(OrdersPage, OrderPage);
@@ -127,6 +128,7 @@ pub(super) async fn order_page(
     kept: Kept,
 ) -> Result<Response, WebError> {
     let view = orders::view(&state.db, v, public_id).await?;
+    let order_id = view.order.id;
     let x = order_extras::load(state, &view, kept).await?;
     let mut actions = Vec::new();
     for (action, value, label, danger) in [
@@ -167,6 +169,7 @@ pub(super) async fn order_page(
             show_note,
             actions,
             x,
+            payment: crate::market::payouts::payment_view(&state.db, order_id).await?,
         },
         status,
     )

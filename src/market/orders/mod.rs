@@ -394,6 +394,16 @@ pub(crate) async fn apply_with(
                 // Dropping the transaction rolls the transition back.
                 return Ok(Err(e));
             }
+            if to.is_final()
+                && let Err(e) = super::payouts::settle_in_transaction(
+                    &tx,
+                    id,
+                    outcome.map_or(0, Outcome::vendor_percent),
+                    t,
+                )
+            {
+                return Ok(Err(e));
+            }
             for (account, kind, text, link) in &notes {
                 notifications::push(&tx, *account, kind, text, link, t)?;
             }
