@@ -75,3 +75,52 @@ where
             .map_err(|e| WebError::BadForm(e.to_string()))
     }
 }
+
+/// A multipart upload whose `csrf` field (sent first) matched: the file of the
+/// `image` field and the other text fields.
+#[derive(Debug, Default)]
+pub struct Upload {
+    /// The image's bytes, when one was chosen.
+    pub image: Option<Vec<u8>>,
+    /// Other text fields by name.
+    pub fields: std::collections::HashMap<String, String>,
+}
+
+/// Reads a multipart form: the token must come first and match, or nothing else
+/// is read. An empty file input counts as no image.
+pub async fn read_upload(
+    state: &AppState,
+    headers: &axum::http::HeaderMap,
+    mut multipart: axum::extract::Multipart,
+) -> Result<Upload, WebError> {
+    let expected = expected_token(state, headers).await?;
+    let mut token_ok = false;
+    let mut upload = Upload::default();
+    while let Some(field) = multipart
+        .next_field()
+        .await
+        .map_err(|_| WebError::TooLarge)?
+    {
+        let name = field.name().unwrap_or_default().to_owned();
+        match name.as_str() {
+            "csrf" => {
+                let t = field.text().await.map_err(|_| WebError::TooLarge)?;
+                token_ok = token_matches(&t, &expected);
+            }
+            _ if !token_ok => {}
+            "image" => {
+                let bytes = field.bytes().await.map_err(|_| WebError::TooLarge)?;
+                upload.image = Some(bytes.to_vec()).filter(|b| !b.is_empty());
+            }
+            _ => {
+                let text = field.text().await.map_err(|_| WebError::TooLarge)?;
+                upload.fields.insert(name, text);
+            }
+        }
+    }
+    if token_ok {
+        Ok(upload)
+    } else {
+        Err(WebError::BadToken)
+    }
+}

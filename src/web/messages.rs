@@ -7,7 +7,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::chrome::{Chrome, render_status};
-use super::forms::{Submitted, expected_token, token_matches};
+use super::forms::{Submitted, read_upload};
 use super::session::SignedIn;
 use super::{AppState, WebError};
 use crate::market::MarketError;
@@ -133,39 +133,11 @@ pub async fn upload_evidence(
     headers: HeaderMap,
     SignedIn(v): SignedIn,
     Path(public_id): Path<String>,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<Response, WebError> {
-    let expected = expected_token(&state, &headers).await?;
-    let (mut token_ok, mut image, mut caption) = (false, None, String::new());
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|_| WebError::TooLarge)?
-    {
-        match field.name() {
-            Some("csrf") => {
-                let t = field.text().await.map_err(|_| WebError::TooLarge)?;
-                token_ok = token_matches(&t, &expected);
-            }
-            Some("image") if token_ok => {
-                image = Some(
-                    field
-                        .bytes()
-                        .await
-                        .map_err(|_| WebError::TooLarge)?
-                        .to_vec(),
-                );
-            }
-            Some("caption") if token_ok => {
-                caption = field.text().await.map_err(|_| WebError::TooLarge)?;
-            }
-            _ => {}
-        }
-    }
-    if !token_ok {
-        return Err(WebError::BadToken);
-    }
-    let result = match image.filter(|b| !b.is_empty()) {
+    let upload = read_upload(&state, &headers, multipart).await?;
+    let caption = upload.fields.get("caption").cloned().unwrap_or_default();
+    let result = match upload.image {
         Some(bytes) => messages::add_evidence(&state.db, &v, &public_id, bytes, &caption).await,
         None => Err(MarketError::Invalid(
             "Choose an image file to upload.".to_owned(),

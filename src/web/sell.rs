@@ -9,7 +9,7 @@ use axum::response::{IntoResponse, Redirect, Response};
 use serde::Deserialize;
 
 use super::chrome::{Chrome, render, render_status};
-use super::forms::{Submitted, expected_token, token_matches};
+use super::forms::{Submitted, read_upload};
 use super::session::SignedIn;
 use super::{AppState, WebError};
 use crate::market::MarketError;
@@ -301,38 +301,11 @@ pub async fn upload_image(
     headers: HeaderMap,
     SignedIn(v): SignedIn,
     Path(id): Path<i64>,
-    mut multipart: Multipart,
+    multipart: Multipart,
 ) -> Result<Response, WebError> {
     let vendor = v.vendor()?;
-    let expected = expected_token(&state, &headers).await?;
-    let mut token_ok = false;
-    let mut image = None;
-    while let Some(field) = multipart
-        .next_field()
-        .await
-        .map_err(|_| WebError::TooLarge)?
-    {
-        match field.name() {
-            Some("csrf") => {
-                let t = field.text().await.map_err(|_| WebError::TooLarge)?;
-                token_ok = token_matches(&t, &expected);
-            }
-            Some("image") if token_ok => {
-                image = Some(
-                    field
-                        .bytes()
-                        .await
-                        .map_err(|_| WebError::TooLarge)?
-                        .to_vec(),
-                );
-            }
-            _ => {}
-        }
-    }
-    if !token_ok {
-        return Err(WebError::BadToken);
-    }
-    let Some(bytes) = image.filter(|b| !b.is_empty()) else {
+    let upload = read_upload(&state, &headers, multipart).await?;
+    let Some(bytes) = upload.image else {
         return Err(WebError::Market(MarketError::Invalid(
             "Choose an image file to upload.".to_owned(),
         )));
