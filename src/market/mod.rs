@@ -20,6 +20,7 @@ pub mod site;
 #[cfg(test)]
 pub(crate) mod testing;
 pub mod text;
+pub mod two_factor;
 
 use crate::store::StoreError;
 
