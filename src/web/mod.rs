@@ -26,6 +26,7 @@ mod report;
 mod reviews;
 mod sell;
 mod session;
+mod two_factor;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -124,9 +125,9 @@ pub fn shop_router(state: AppState) -> Router {
         .route("/account/vendor-application", post(account::apply_vendor))
         .route("/account/sessions", get(account::sessions))
         .route("/account/sessions/end-all", post(account::end_all))
-        .route("/account/2fa", get(account::twofactor))
-        .route("/account/2fa/enable", post(account::enable_2fa))
-        .route("/account/2fa/disable", post(account::disable_2fa))
+        .route("/account/2fa", get(two_factor::twofactor))
+        .route("/account/2fa/enable", post(two_factor::enable_2fa))
+        .route("/account/2fa/disable", post(two_factor::disable_2fa))
         .route("/sell", get(sell::index))
         .route("/sell/new", get(sell::new_form).post(sell::create))
         .route("/sell/{id}/edit", get(sell::edit_form).post(sell::update))
