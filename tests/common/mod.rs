@@ -70,6 +70,12 @@ pub struct Opts {
     pub no_wait: bool,
 }
 
+/// How a start attempt ended.
+enum Ready {
+    Yes,
+    PortTaken,
+}
+
 impl Souk {
     /// Starts souk and waits until /healthz answers.
     pub fn start(opts: Opts) -> Self {
@@ -77,18 +83,17 @@ impl Souk {
         Self::start_in(dir, opts)
     }
 
-    /// Starts souk in a prepared temp dir.
+    /// Starts souk in a prepared temp dir. A free port can be taken by another
+    /// test between probing and binding; souk then exits naming the address in
+    /// use, and the start is retried on fresh ports.
     pub fn start_in(dir: tempfile::TempDir, opts: Opts) -> Self {
         use std::os::unix::fs::PermissionsExt;
-        let shop: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
-        let metrics: SocketAddr = format!("127.0.0.1:{}", free_port()).parse().unwrap();
         for (rel, content, mode) in &opts.files {
             let p = dir.path().join(rel);
             std::fs::create_dir_all(p.parent().unwrap()).unwrap();
             std::fs::write(&p, content).unwrap();
             std::fs::set_permissions(&p, std::fs::Permissions::from_mode(*mode)).unwrap();
         }
-        let shop_listen = opts.shop_listen.clone().unwrap_or_else(|| shop.to_string());
         let toml = format!(
             "data_dir = \"{data}\"\n{extra}\n",
             data = dir.path().join("data").display(),
@@ -97,53 +102,72 @@ impl Souk {
         let config = dir.path().join("souk.toml");
         std::fs::write(&config, toml).unwrap();
         let stderr_path = dir.path().join("stderr.log");
-        let mut cmd = souk(dir.path());
-        cmd.args(["serve", "--config"])
-            .arg(&config)
-            .env("SOUK_SHOP__LISTEN", &shop_listen)
-            .env("SOUK_METRICS__LISTEN", metrics.to_string())
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(std::fs::File::create(&stderr_path).unwrap());
-        for (k, v) in &opts.env {
-            cmd.env(k, v);
-        }
-        let child = cmd.spawn().unwrap();
         let mut souk = Self {
             dir,
-            child: Some(child),
-            shop,
-            metrics,
+            child: None,
+            shop: "127.0.0.1:1".parse().unwrap(),
+            metrics: "127.0.0.1:1".parse().unwrap(),
             stderr_path,
         };
-        if !opts.no_wait {
-            souk.wait_ready(&shop_listen);
+        for attempt in 1..=5 {
+            souk.shop = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            souk.metrics = format!("127.0.0.1:{}", free_port()).parse().unwrap();
+            let shop_listen = opts
+                .shop_listen
+                .clone()
+                .unwrap_or_else(|| souk.shop.to_string());
+            let mut cmd = self::souk(souk.dir.path());
+            cmd.args(["serve", "--config"])
+                .arg(&config)
+                .env("SOUK_SHOP__LISTEN", &shop_listen)
+                .env("SOUK_METRICS__LISTEN", souk.metrics.to_string())
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&souk.stderr_path).unwrap());
+            for (k, v) in &opts.env {
+                cmd.env(k, v);
+            }
+            souk.child = Some(cmd.spawn().unwrap());
+            if opts.no_wait {
+                return souk;
+            }
+            match souk.wait_ready(&shop_listen) {
+                Ready::Yes => return souk,
+                Ready::PortTaken if attempt < 5 => continue,
+                Ready::PortTaken => panic!("no free ports after 5 tries:\n{}", souk.stderr()),
+            }
         }
-        souk
+        unreachable!()
     }
 
-    fn wait_ready(&mut self, listen: &str) {
+    /// Waits for *this* process to say it is ready and answer /healthz: a
+    /// 200 alone could come from another test's souk on a reused port.
+    fn wait_ready(&mut self, listen: &str) -> Ready {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            let ok = match listen.strip_prefix("unix:") {
-                Some(path) => raw_unix(
-                    Path::new(path),
-                    "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
-                )
-                .map(|r| r.status == 200)
-                .unwrap_or(false),
-                None => get(self.shop, "/healthz")
+            let ours = self.stderr().contains("souk is ready");
+            let ok = ours
+                && match listen.strip_prefix("unix:") {
+                    Some(path) => raw_unix(
+                        Path::new(path),
+                        "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+                    )
                     .map(|r| r.status == 200)
                     .unwrap_or(false),
-            };
+                    None => get(self.shop, "/healthz")
+                        .map(|r| r.status == 200)
+                        .unwrap_or(false),
+                };
             if ok {
-                return;
+                return Ready::Yes;
             }
             if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!(
-                    "souk exited with {status} before it was ready:\n{}",
-                    self.stderr()
-                );
+                let stderr = self.stderr();
+                if stderr.contains("address already in use") {
+                    self.child = None;
+                    return Ready::PortTaken;
+                }
+                panic!("souk exited with {status} before it was ready:\n{stderr}");
             }
             assert!(
                 Instant::now() < deadline,
