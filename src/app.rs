@@ -80,8 +80,21 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
     let managed_escrow = crate::escrow::build(&config, &db).map_err(StartError)?;
     let mut state = AppState::new(db.clone(), config.clone(), metrics.clone(), metrics_token)
         .with_monitor(monitor);
+    let multisig_escrow = crate::escrow::multisig::MultisigEscrow::build(&config, &db)
+        .await
+        .map_err(StartError)?;
     if let Some(engine) = &managed_escrow {
         state.escrow = Some(engine.clone());
+    }
+    if let Some(engine) = &multisig_escrow {
+        state.escrow = Some(Arc::new(crate::escrow::multisig::dispatch::Router::new(
+            db.clone(),
+            managed_escrow
+                .clone()
+                .map(|m| m as Arc<dyn crate::market::escrow::Escrow>),
+            Some(engine.clone()),
+        )));
+        state.multisig = Some(engine.clone());
     }
     // Jobs (and the SIGUSR1 handler) before the listeners: once /healthz
     // answers, a SIGUSR1 must make a backup rather than end the process.
@@ -89,6 +102,9 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
     start_jobs(&jobs, &config, &state);
     if let Some(engine) = managed_escrow {
         crate::escrow::start_jobs(&jobs, &config, &db, engine);
+    }
+    if let Some(engine) = &multisig_escrow {
+        crate::escrow::multisig::start_jobs(&jobs, &config, engine.clone());
     }
     backup::start_jobs(&jobs, &config, config_file);
     let http_stop = CancellationToken::new();
@@ -142,6 +158,10 @@ pub async fn serve(loaded: Loaded) -> Result<(), StartError> {
     }
     if !jobs.shutdown(grace).await {
         tracing::warn!("background jobs still running after the grace period were abandoned");
+    }
+    if let Some(engine) = &multisig_escrow {
+        // After the jobs: no arbiter turn runs any more; wallets are saved.
+        engine.pool().shutdown().await;
     }
     if let Err(e) = db.close().await {
         tracing::warn!(error = %e, "database close failed");

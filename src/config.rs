@@ -3,7 +3,7 @@
 
 mod backup;
 pub mod check;
-mod escrow;
+pub mod escrow;
 mod listen;
 mod market;
 pub mod monero;

@@ -1,14 +1,20 @@
-//! `[escrow]`: how the managed escrow takes and pays out money.
+//! `[escrow]`: how the managed escrow takes and pays out money, and the
+//! non-custodial 2-of-3 multisig escrow's arbiter wallets.
+
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::Network;
+use super::monero::{Endpoint, Login};
 
 /// Escrow settings (used when `[monero]` has a wallet).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct EscrowConfig {
-    /// "managed": the shop's wallet holds payments; "off": no payments.
+    /// "managed": the shop's wallet holds payments; "multisig": 2-of-3 multisig
+    /// with buyer, vendor and the shop's arbiter; "both": the buyer picks per
+    /// order; "off": no payments.
     pub mode: String,
     /// Confirmations before a payment counts and a payout is final.
     pub confirmations: u64,
@@ -18,6 +24,22 @@ pub struct EscrowConfig {
     pub fee_address: String,
     /// Seconds between two watcher cycles (one wallet call each) and payout retries.
     pub watcher_interval_secs: u64,
+    /// Secret file whose content seals the multisig arbiter wallets' passwords
+    /// (needed when multisig is on).
+    pub wallet_key_file: PathBuf,
+    /// monero-wallet-rpc processes souk starts for the arbiter's wallets.
+    pub multisig_pool_size: usize,
+    /// The monero-wallet-rpc program souk starts.
+    pub multisig_wallet_rpc: PathBuf,
+    /// Already running monero-wallet-rpc processes to use instead of starting
+    /// children (`http://127.0.0.1:PORT`, each with `--rpc-login`).
+    pub multisig_wallet_rpc_urls: Vec<String>,
+    /// `user:password` of those processes.
+    pub multisig_wallet_login_file: PathBuf,
+    /// Their `--wallet-dir` (souk's children use `<data_dir>/multisig-wallets`).
+    pub multisig_wallet_dir: PathBuf,
+    /// Seconds buyer and vendor have to finish the multisig setup.
+    pub multisig_setup_window_secs: u64,
 }
 
 impl Default for EscrowConfig {
@@ -28,6 +50,13 @@ impl Default for EscrowConfig {
             commission_bps: 0,
             fee_address: String::new(),
             watcher_interval_secs: 10,
+            wallet_key_file: PathBuf::new(),
+            multisig_pool_size: 2,
+            multisig_wallet_rpc: PathBuf::from("monero-wallet-rpc"),
+            multisig_wallet_rpc_urls: Vec::new(),
+            multisig_wallet_login_file: PathBuf::new(),
+            multisig_wallet_dir: PathBuf::new(),
+            multisig_setup_window_secs: 86_400,
         }
     }
 }
@@ -35,17 +64,89 @@ impl Default for EscrowConfig {
 impl EscrowConfig {
     /// Whether the managed escrow runs (when a wallet is configured).
     pub fn managed(&self) -> bool {
-        self.mode == "managed"
+        matches!(self.mode.as_str(), "managed" | "both")
+    }
+
+    /// The modes orders may use, for placing orders.
+    pub fn mode_policy(&self) -> crate::market::escrow::ModePolicy {
+        crate::market::escrow::ModePolicy {
+            managed: self.managed(),
+            multisig: self.multisig(),
+            setup_window_secs: i64::try_from(self.multisig_setup_window_secs)
+                .unwrap_or(i64::MAX / 4),
+        }
+    }
+
+    /// Whether orders may use the 2-of-3 multisig escrow.
+    pub fn multisig(&self) -> bool {
+        matches!(self.mode.as_str(), "multisig" | "both")
+    }
+
+    /// Whether souk starts its own wallet-rpc children for the arbiter.
+    pub fn multisig_children(&self) -> bool {
+        self.multisig_wallet_rpc_urls.is_empty()
+    }
+
+    /// Problems of the multisig settings (only checked when multisig is on).
+    fn multisig_problems(&self, out: &mut Vec<String>) {
+        if self.wallet_key_file.as_os_str().is_empty() {
+            out.push("escrow.wallet_key_file is empty: multisig needs a secret file to seal the arbiter wallets' passwords; create one with `head -c 32 /dev/urandom | base64 > FILE; chmod 600 FILE` and keep it with your backups".to_owned());
+        } else if let Err(e) = super::read_secret_file(&self.wallet_key_file) {
+            out.push(format!("escrow.wallet_key_file: {e}"));
+        }
+        if self.multisig_children() {
+            if !(1..=64).contains(&self.multisig_pool_size) {
+                out.push("escrow.multisig_pool_size: use a number from 1 to 64 (each process takes about 30 MB)".to_owned());
+            }
+        } else {
+            for u in &self.multisig_wallet_rpc_urls {
+                if let Err(e) = Endpoint::parse("escrow.multisig_wallet_rpc_urls", u.trim()) {
+                    out.push(e);
+                }
+            }
+            if let Err(e) = self.multisig_login() {
+                out.push(e);
+            }
+            if self.multisig_wallet_dir.as_os_str().is_empty() {
+                out.push("escrow.multisig_wallet_dir is empty: set it to the --wallet-dir of the processes in multisig_wallet_rpc_urls".to_owned());
+            }
+        }
+        if self.multisig_setup_window_secs < 600 {
+            out.push("escrow.multisig_setup_window_secs: use at least 600 (buyer and vendor need time for four rounds)".to_owned());
+        }
+    }
+
+    /// The login of the pre-started multisig wallet-rpc processes.
+    pub fn multisig_login(&self) -> Result<Login, String> {
+        if self.multisig_wallet_login_file.as_os_str().is_empty() {
+            return Err("escrow.multisig_wallet_login_file is empty: run the wallet-rpc processes with --rpc-login user:password and put that line in a file souk can read (chmod 600)".to_owned());
+        }
+        super::monero::read_login_file(
+            "escrow.multisig_wallet_login_file",
+            &self.multisig_wallet_login_file,
+        )
+    }
+
+    /// Where the arbiter's wallet files live.
+    pub fn multisig_wallet_dir(&self, data_dir: &Path) -> PathBuf {
+        if self.multisig_wallet_dir.as_os_str().is_empty() {
+            data_dir.join("multisig-wallets")
+        } else {
+            self.multisig_wallet_dir.clone()
+        }
     }
 
     /// One line per problem, for preflight.
     pub fn problems(&self, network: Network) -> Vec<String> {
         let mut out = Vec::new();
-        if !matches!(self.mode.as_str(), "managed" | "off") {
+        if !matches!(self.mode.as_str(), "managed" | "multisig" | "both" | "off") {
             out.push(format!(
-                "escrow.mode = \"{}\": use \"managed\" or \"off\"",
+                "escrow.mode = \"{}\": use \"managed\", \"multisig\", \"both\" or \"off\"",
                 self.mode
             ));
+        }
+        if self.multisig() {
+            self.multisig_problems(&mut out);
         }
         if !(1..=1000).contains(&self.confirmations) {
             out.push("escrow.confirmations: use a number from 1 to 1000 (10 is usual)".to_owned());
@@ -67,6 +168,20 @@ impl EscrowConfig {
         }
         out
     }
+}
+
+/// A login for a wallet-rpc child souk starts itself (random credentials).
+pub fn generated_login(user: &str, password: String) -> Login {
+    Login {
+        user: user.to_owned(),
+        password: super::Secret(password),
+    }
+}
+
+/// A secret for unit tests of code that derives keys from secret files.
+#[cfg(test)]
+pub fn test_secret(value: &str) -> super::Secret {
+    super::Secret(value.to_owned())
 }
 
 /// An offline check of a standard address or subaddress (95 base58 characters,
@@ -93,6 +208,7 @@ mod tests {
             commission_bps: 20_000,
             fee_address: "4abc".into(),
             watcher_interval_secs: 0,
+            ..EscrowConfig::default()
         };
         let p = c.problems(Network::Mainnet);
         assert_eq!(p.len(), 5, "{p:?}");

@@ -4,6 +4,7 @@
 //! reconciles whatever a crash left half done.
 
 pub mod managed;
+pub mod multisig;
 pub mod payout;
 pub mod watcher;
 

@@ -92,3 +92,42 @@ pub trait Escrow: Send + Sync {
 
 /// The engine in use, if any.
 pub type SharedEscrow = Option<Arc<dyn Escrow>>;
+
+/// How an order's money is held; fixed when it is placed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EscrowMode {
+    /// The shop's wallet holds it.
+    Managed,
+    /// 2-of-3 multisig with buyer, vendor and the shop's arbiter.
+    Multisig,
+}
+
+/// Which modes the shop offers (from `[escrow] mode`).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ModePolicy {
+    /// Managed escrow is offered.
+    pub managed: bool,
+    /// Multisig escrow is offered.
+    pub multisig: bool,
+    /// Seconds buyer and vendor have to set a multisig wallet up.
+    pub setup_window_secs: i64,
+}
+
+impl ModePolicy {
+    /// The buyer picks when both are offered; `requested` is the form's value
+    /// ("", "managed" or "multisig").
+    pub fn choose(&self, requested: &str) -> Result<EscrowMode, super::MarketError> {
+        let invalid = |m: &str| Err(super::MarketError::Invalid(m.to_owned()));
+        match requested.trim() {
+            "multisig" if self.multisig => Ok(EscrowMode::Multisig),
+            "multisig" => {
+                invalid("This shop does not offer multisig escrow: choose the managed escrow.")
+            }
+            "managed" if self.managed || !self.multisig => Ok(EscrowMode::Managed),
+            "managed" => invalid("This shop holds payments only in 2-of-3 multisig escrow."),
+            "" if self.multisig && !self.managed => Ok(EscrowMode::Multisig),
+            "" => Ok(EscrowMode::Managed),
+            _ => invalid("Choose how the payment is held: managed or multisig."),
+        }
+    }
+}

@@ -12,6 +12,7 @@ mod error;
 mod rpc;
 mod wallet;
 mod wallet_escrow;
+mod wallet_multisig;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -24,6 +25,7 @@ pub use wallet_escrow::{
     Destination, IncomingTransfer, IncomingTransfers, KnownTransfer, NewSubaddress,
     SubaddressIndex, UnrelayedTransfer, WALLET_RPC_WRONG_TXID,
 };
+pub use wallet_multisig::{KexStep, MultisigStatus};
 
 use crate::config::Network;
 use crate::config::monero::{Endpoint, MoneroConfig, read_login_file};

@@ -11,6 +11,7 @@ pub mod listings;
 pub mod messages;
 pub mod metrics_history;
 pub mod migrate;
+pub mod multisig;
 pub mod notifications;
 pub mod orders;
 pub mod reports;

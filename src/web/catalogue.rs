@@ -79,6 +79,7 @@ struct ListingPage {
     message: String,
     form: OrderForm,
     reviews: ReviewPage,
+    escrow_choice: bool,
 }
 
 /// What the order form shows again after an error.
@@ -91,6 +92,8 @@ pub struct OrderForm {
     pub delivery_option: String,
     /// Note.
     pub delivery_note: String,
+    /// "managed" or "multisig" when the shop offers both.
+    pub escrow_mode: String,
 }
 
 #[derive(Template)]
@@ -269,6 +272,7 @@ pub async fn show_listing(
             form,
             reviews,
             l,
+            escrow_choice: state.config.escrow.mode == "both",
         },
         status,
     )

@@ -17,6 +17,7 @@ mod messages;
 mod metrics_listener;
 mod metrics_ui;
 mod moderation;
+mod multisig;
 mod notifications;
 mod order_extras;
 mod orders;
@@ -62,6 +63,8 @@ pub struct AppState {
     pub headers: Arc<layers::SecurityHeaders>,
     /// The escrow engine, when payments are set up.
     pub escrow: SharedEscrow,
+    /// The multisig escrow, when enabled (its setup pages talk to it directly).
+    pub multisig: Option<Arc<crate::escrow::multisig::MultisigEscrow>>,
     /// Monero poller, shop figures and the metrics UI history.
     pub monitor: Arc<Monitor>,
     /// Rendered catalogue pages for anonymous visitors.
@@ -84,6 +87,7 @@ impl AppState {
             metrics_token,
             headers,
             escrow: None,
+            multisig: None,
             monitor: Arc::new(Monitor::disabled()),
             page_cache: Arc::default(),
         }
@@ -136,6 +140,10 @@ pub fn shop_router(state: AppState) -> Router {
         .route("/orders", get(orders::list))
         .route("/orders/{public_id}", get(orders::show))
         .route("/orders/{public_id}/action", post(orders::act))
+        .route(
+            "/orders/{public_id}/multisig",
+            get(multisig::page).post(multisig::submit),
+        )
         .route(
             "/orders/{public_id}/messages",
             get(messages::show).post(messages::post),

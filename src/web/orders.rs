@@ -60,7 +60,23 @@ pub async fn place(
         delivery_note: f.delivery_note.clone(),
     };
     let timing = state.config.market.timing();
-    match orders::place(&state.db, &state.escrow, timing, &v, &input).await {
+    let policy = state.config.escrow.mode_policy();
+    let placed = match policy.choose(&f.escrow_mode) {
+        Ok(mode) => {
+            orders::place_with(
+                &state.db,
+                &state.escrow,
+                timing,
+                &v,
+                &input,
+                mode,
+                policy.setup_window_secs,
+            )
+            .await
+        }
+        Err(e) => Err(e),
+    };
+    match placed {
         Ok(public_id) => Ok(Redirect::to(&format!("/orders/{public_id}")).into_response()),
         Err(MarketError::Invalid(m)) => {
             show_listing(

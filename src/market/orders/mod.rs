@@ -7,7 +7,7 @@ pub mod jobs;
 pub mod state;
 
 use super::auth::Viewer;
-use super::escrow::{OrderForEscrow, Outcome, SharedEscrow};
+use super::escrow::{EscrowMode, OrderForEscrow, Outcome, SharedEscrow};
 use super::text::bounded;
 use super::{MarketError, MarketResult, Piconero, now, random_bytes};
 use crate::store::orders::{self as store, NewOrder, OrderRow, Stamp};
@@ -69,6 +69,20 @@ pub async fn place(
     timing: Timing,
     viewer: &Viewer,
     input: &OrderInput,
+) -> MarketResult<String> {
+    place_with(db, escrow, timing, viewer, input, EscrowMode::Managed, 0).await
+}
+
+/// [`place`] with the escrow mode fixed for the order; a multisig order gets
+/// `setup_window_secs` to set its wallets up before it expires.
+pub async fn place_with(
+    db: &Db,
+    escrow: &SharedEscrow,
+    timing: Timing,
+    viewer: &Viewer,
+    input: &OrderInput,
+    mode: EscrowMode,
+    setup_window_secs: i64,
 ) -> MarketResult<String> {
     let quantity: i64 = input
         .quantity
@@ -132,6 +146,9 @@ pub async fn place(
                 return Ok(None);
             }
             let id = store::insert(&tx, &new, t)?;
+            if mode == EscrowMode::Multisig {
+                crate::store::multisig::set_order_multisig(&tx, id, t + setup_window_secs)?;
+            }
             notifications::push(
                 &tx,
                 new.vendor_id,
