@@ -119,10 +119,17 @@ fn hex(b: &[u8]) -> String {
     data_encoding::HEXLOWER.encode(b)
 }
 
-/// The digest that makes a message usable once, by one escrow.
-pub fn digest(text: &str) -> String {
+/// The digest that makes a message usable once, by one escrow. Key-exchange
+/// messages are unique by their text; an address (round 4) is the same for all
+/// three participants by design, so it is bound to escrow and participant.
+pub fn digest(order_id: i64, participant: &str, text: &str) -> String {
     use sha2::Digest;
-    hex(&sha2::Sha256::digest(text.as_bytes()))
+    let bound = if text.starts_with("Multisig") {
+        text.to_owned()
+    } else {
+        format!("address {order_id} {participant} {text}")
+    };
+    hex(&sha2::Sha256::digest(bound.as_bytes()))
 }
 
 #[cfg(test)]

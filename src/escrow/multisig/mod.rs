@@ -153,7 +153,9 @@ impl MultisigEscrow {
 
     pub(crate) fn busy(&self, order_id: i64) -> Option<Busy<'_>> {
         let mut set = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        set.insert(order_id).then_some(Busy {
+        // `then`, not `then_some`: a Busy built and dropped here would lock the
+        // set we hold and free an id someone else is working on.
+        set.insert(order_id).then(|| Busy {
             set: &self.busy,
             id: order_id,
         })
@@ -165,8 +167,9 @@ impl MultisigEscrow {
             .ok_or_else(|| "multisig: the arbiter wallet's password does not open with escrow.wallet_key_file: is it the key file this shop was set up with?".to_owned())
     }
 
-    /// Starts the setup of an order: the escrow row and the arbiter's wallet
-    /// (created under a claim, then its first message).
+    /// Starts the setup of an order: the escrow row with the claim of the
+    /// arbiter wallet's creation. The wallet itself is made by the job (it
+    /// takes seconds: never inside a request), which then takes the first turn.
     pub async fn begin(&self, order_id: i64) -> Result<(), String> {
         let file = format!(
             "escrow-{order_id}-{}",
@@ -175,29 +178,11 @@ impl MultisigEscrow {
         let password = WalletKey::new_password();
         let sealed = self.key.seal(order_id, &password);
         let t = now();
-        let f = file.clone();
-        let inserted = self
-            .db
-            .write(move |c| store::insert(c, order_id, &f, &sealed, t))
+        self.db
+            .write(move |c| store::insert(c, order_id, &file, &sealed, t))
             .await
             .map_err(|e| e.to_string())?;
-        if inserted {
-            let Some(_busy) = self.busy(order_id) else {
-                return Ok(());
-            };
-            let created = self.pool.open(&file, &password, true).await;
-            match created {
-                Ok(w) => drop(w),
-                // Unknown or failed: the claim stays, and the next step redoes it.
-                Err(e) => return Err(format!("multisig: creating the arbiter wallet failed: {e}")),
-            }
-            let t = now();
-            self.db
-                .write(move |c| store::release(c, order_id, None, t))
-                .await
-                .map_err(|e| e.to_string())?;
-        }
-        self.step(order_id).await
+        Ok(())
     }
 
     /// The setup as buyer or vendor see it.

@@ -204,7 +204,9 @@ impl WalletPool {
         create: bool,
     ) -> Result<OpenWallet<'_>, MoneroError> {
         let slot = self.route(file);
+        tracing::debug!(slot, create, "multisig pool: waiting for the process");
         let mut session = self.slots[slot].session.lock().await;
+        tracing::debug!(slot, "multisig pool: process taken");
         let guard_file = file.to_owned();
         // Counted by route(); the guard below uncounts it on every path.
         let result = self
@@ -245,6 +247,7 @@ impl WalletPool {
             client.open_wallet(file, password).await?;
         }
         session.open = Some(file.to_owned());
+        tracing::debug!(slot, create, "multisig pool: wallet open; refreshing");
         client.refresh().await
     }
 

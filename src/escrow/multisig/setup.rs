@@ -61,7 +61,7 @@ impl MultisigEscrow {
             }));
         };
         let parsed_text: String = raw.split_whitespace().collect();
-        let digest = message::digest(&parsed_text);
+        let digest = message::digest(order_id, who.as_str(), &parsed_text);
         let seen = self
             .db
             .read({
@@ -175,6 +175,7 @@ impl MultisigEscrow {
         };
         for _ in 0..6 {
             let (row, msgs) = self.load(order_id).await.map_err(|e| e.to_string())?;
+            tracing::debug!(state = %row.state, pending = ?row.pending_call, "multisig step");
             if row.pending_call.is_some() {
                 // Nobody in this process runs it (we hold the busy mark): left by
                 // a crash or a call whose outcome is unknown.
@@ -300,7 +301,7 @@ impl MultisigEscrow {
             .db
             .write(move |c| {
                 let tx = c.transaction()?;
-                let digest = message::digest(&body);
+                let digest = message::digest(order_id, "arbiter", &body);
                 store::insert_message(
                     &tx,
                     order_id,
