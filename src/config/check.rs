@@ -75,6 +75,9 @@ pub fn preflight(config: &Config, probe: PortProbe) -> Preflight {
     for p in config.escrow.problems(config.monero.network) {
         check(Err(p));
     }
+    if config.escrow.multisig() && !config.monero.daemon_configured() {
+        check(Err("escrow.mode enables multisig but monero.daemon_url is empty: the arbiter's wallets need the daemon (set daemon_url)".to_owned()));
+    }
     check(
         Schedule::parse(&config.log.cleanup_schedule)
             .map(|_| ())

@@ -252,12 +252,17 @@ pub fn expire_ended(c: &Connection, now: i64) -> Result<usize, StoreError> {
     )?)
 }
 
-/// Ready escrows whose order still waits in `created` (a crash between the two moves).
-pub fn ready_but_created(c: &Connection, limit: i64) -> Result<Vec<i64>, StoreError> {
+/// Escrows in `state` (ready or aborted) whose order still waits in `created`
+/// (a crash between the escrow's move and the order's).
+pub fn order_not_moved(
+    c: &Connection,
+    state: EscrowState,
+    limit: i64,
+) -> Result<Vec<i64>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT m.order_id FROM multisig_escrows m JOIN orders o ON o.id = m.order_id
-         WHERE m.state = 'ready' AND o.state = 'created' LIMIT ?1",
+         WHERE m.state = ?1 AND o.state = 'created' LIMIT ?2",
     )?;
-    let rows = st.query_map([limit], |r| r.get(0))?;
+    let rows = st.query_map(params![state, limit], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }

@@ -140,9 +140,11 @@ async fn show(
                 "Your wallet's message for this round"
             },
             kept,
-            address: s
-                .address
-                .filter(|_| s.state == EscrowState::Ready || s.state.round().is_none()),
+            // Never for an aborted or expired setup: nobody should pay to it.
+            address: s.address.filter(|_| {
+                s.state.round().is_none()
+                    && !matches!(s.state, EscrowState::Aborted | EscrowState::Expired)
+            }),
             problem: s.problem,
         },
         status,

@@ -309,5 +309,48 @@ fn buyer_vendor_and_arbiter_agree_on_one_address_through_the_pages() {
         "SELECT length(wallet_password) FROM multisig_escrows m JOIN orders o ON o.id = m.order_id WHERE o.public_id = '{pid}'"
     ));
     assert!(sealed_len > 40, "nonce + sealed password + tag");
+
+    // A second escrow whose buyer reports a different address: aborted, and the
+    // order is called off with the reason on its page.
+    b_rpc
+        .rpc("open_wallet", json!({"filename": "stray", "password": ""}))
+        .unwrap();
+    v_rpc
+        .rpc(
+            "create_wallet",
+            json!({"filename": "vera-other", "password": "", "language": "English"}),
+        )
+        .unwrap();
+    accepted(&paste(&mut vendor, &other_pid, &v.prepare()));
+    let page = wait_for(&shop, &mut buyer, &other_pid, "Round 2 of 4");
+    b.prepare(); // the multisig flag lives in memory until make_multisig saves it
+    let b2 = b.make(&shown_messages(&page));
+    let v2 = v.make(&shown_messages(&setup_page(&mut vendor, &other_pid)));
+    accepted(&paste(&mut buyer, &other_pid, &b2));
+    accepted(&paste(&mut vendor, &other_pid, &v2));
+    let page = wait_for(&shop, &mut buyer, &other_pid, "Round 3 of 4");
+    let (b3, _) = b.exchange(&shown_messages(&page));
+    let (v3, _) = v.exchange(&shown_messages(&setup_page(&mut vendor, &other_pid)));
+    accepted(&paste(&mut buyer, &other_pid, &b3));
+    accepted(&paste(&mut vendor, &other_pid, &v3));
+    let page = wait_for(&shop, &mut buyer, &other_pid, "Round 4 of 4");
+    let (_, other_b_addr) = b.exchange(&shown_messages(&page));
+    let (_, other_v_addr) = v.exchange(&shown_messages(&setup_page(&mut vendor, &other_pid)));
+    assert_eq!(other_b_addr, other_v_addr);
+    assert_ne!(other_b_addr, b_addr, "a new wallet, a new address");
+    accepted(&paste(&mut buyer, &other_pid, &b_addr)); // the first order's address
+    accepted(&paste(&mut vendor, &other_pid, &other_v_addr));
+    let page = wait_for(&shop, &mut vendor, &other_pid, "Aborted");
+    page.expect_text("do not agree on the multisig address")
+        .expect_text("the buyer reported a different one");
+    assert!(
+        !page.body.contains("id=\"multisig-address\""),
+        "no address to pay"
+    );
+    assert_eq!(shop.order_state(&other_pid), "cancelled");
+    buyer
+        .get(&format!("/orders/{other_pid}"))
+        .expect(200)
+        .expect_text("wallets reported different addresses");
     eprintln!("multisig setup test took {:?}", started.elapsed());
 }

@@ -225,15 +225,20 @@ impl MultisigEscrow {
                 failed.push(e);
             }
         }
-        let stuck = self
-            .db
-            .read(|c| store::ready_but_created(c, BATCH))
-            .await
-            .map_err(|e| e.to_string())?;
-        for id in stuck {
-            let _ =
-                crate::market::orders::escrow_events::payment_requested(&self.db, self.timing, id)
-                    .await;
+        use crate::market::orders::escrow_events::{payment_requested, setup_failed};
+        for state in [EscrowState::Ready, EscrowState::Aborted] {
+            let stuck = self
+                .db
+                .read(move |c| store::order_not_moved(c, state, BATCH))
+                .await
+                .map_err(|e| e.to_string())?;
+            for id in stuck {
+                let _ = if state == EscrowState::Ready {
+                    payment_requested(&self.db, self.timing, id).await
+                } else {
+                    setup_failed(&self.db, self.timing, id, "multisig setup aborted").await
+                };
+            }
         }
         match failed.first() {
             Some(e) => Err(format!(

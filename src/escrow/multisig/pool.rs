@@ -127,6 +127,7 @@ impl WalletPool {
                 daemon,
             } => {
                 create_private_dir(wallet_dir)?;
+                stop_stale_children(wallet_dir).await;
                 for i in 0..size {
                     match start_child(&program, daemon, wallet_dir, i).await {
                         Ok(slot) => slots.push(slot),
@@ -383,6 +384,13 @@ async fn start_child(
             }
             if client.get_version().await.is_ok() {
                 tracing::info!(pid = child.id(), port, "multisig wallet-rpc started");
+                if let Some(pid) = child.id() {
+                    // So a souk that was killed (its children live on) can stop them next start.
+                    let _ = std::fs::write(
+                        wallet_dir.join(format!("wallet-rpc-{index}.pid")),
+                        pid.to_string(),
+                    );
+                }
                 return Ok(Slot {
                     client,
                     child: StdMutex::new(Some(child)),
@@ -400,4 +408,49 @@ async fn start_child(
         }
     }
     Err(last)
+}
+
+/// Stops wallet-rpc children a previous souk left running (killed without a
+/// chance to stop them): they still hold escrow wallets open, and a wallet open
+/// in two processes gets corrupted. Only a process whose command line is
+/// monero-wallet-rpc with this wallet dir is stopped, by its recorded PID.
+async fn stop_stale_children(wallet_dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(wallet_dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if !(name.starts_with("wallet-rpc-") && name.ends_with(".pid")) {
+            continue;
+        }
+        let pid = std::fs::read_to_string(&path)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok());
+        let _ = std::fs::remove_file(&path);
+        let Some(pid) = pid else { continue };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+        let args: Vec<String> = cmdline
+            .split(|b| *b == 0)
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect();
+        let ours = args
+            .first()
+            .is_some_and(|a| a.ends_with("monero-wallet-rpc"))
+            && args.iter().any(|a| Path::new(a) == wallet_dir);
+        let Some(p) = rustix::process::Pid::from_raw(pid).filter(|_| ours) else {
+            continue;
+        };
+        tracing::warn!(pid, "stopping a multisig wallet-rpc left by a previous run");
+        let _ = rustix::process::kill_process(p, rustix::process::Signal::TERM);
+        let started = Instant::now();
+        while Path::new(&format!("/proc/{pid}")).exists()
+            && started.elapsed() < Duration::from_secs(15)
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        if Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+        }
+    }
 }

@@ -469,6 +469,15 @@ impl MultisigEscrow {
             )
             .await
             .map_err(|e| format!("multisig ready, order not moved: {e}"))?;
+        } else if moved {
+            crate::market::orders::escrow_events::setup_failed(
+                &self.db,
+                self.timing,
+                order_id,
+                "multisig setup aborted: the wallets reported different addresses",
+            )
+            .await
+            .map_err(|e| format!("multisig aborted, order not moved: {e}"))?;
         }
         Ok(())
     }

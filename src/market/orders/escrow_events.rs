@@ -50,3 +50,21 @@ pub async fn funded(db: &Db, timing: Timing, order_id: i64) -> MarketResult<()> 
     )
     .await
 }
+
+/// The escrow could not be set up (a multisig setup whose wallets disagree):
+/// the order is called off before anything was paid, with the reason.
+pub async fn setup_failed(
+    db: &Db,
+    timing: Timing,
+    order_id: i64,
+    reason: &str,
+) -> MarketResult<()> {
+    let o = load(db, order_id).await?;
+    if o.state != OrderState::Created {
+        return Err(MarketError::Conflict(format!(
+            "order is {}, not waiting for its escrow",
+            o.state
+        )));
+    }
+    apply(db, timing, &o, OrderState::Cancelled, None, reason, None).await
+}

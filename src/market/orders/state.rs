@@ -60,7 +60,8 @@ use Party::*;
 /// The one transition table: (from, to, who may).
 const TRANSITIONS: &[(OrderState, OrderState, &[Party])] = &[
     (Created, AwaitingPayment, &[System]),
-    (Created, Cancelled, &[Buyer, Vendor]),
+    // System: an escrow whose setup failed (multisig addresses differ).
+    (Created, Cancelled, &[Buyer, Vendor, System]),
     (Created, Expired, &[System]),
     (AwaitingPayment, Paid, &[System]),
     (AwaitingPayment, Cancelled, &[Buyer]),
@@ -178,6 +179,7 @@ mod tests {
         (Created, AwaitingPayment, System),
         (Created, Cancelled, Buyer),
         (Created, Cancelled, Vendor),
+        (Created, Cancelled, System),
         (Created, Expired, System),
         (AwaitingPayment, Paid, System),
         (AwaitingPayment, Cancelled, Buyer),
