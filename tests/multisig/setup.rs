@@ -10,8 +10,8 @@ use crate::common::shop::Shop;
 use crate::common::visitor::{Browser, Reply, between};
 
 /// A participant's own wallet (a wallet-rpc the test drives like monero-wallet-cli).
-struct Own<'a> {
-    rpc: &'a WalletRpc,
+pub(crate) struct Own<'a> {
+    pub(crate) rpc: &'a WalletRpc,
 }
 
 impl Own<'_> {
@@ -21,7 +21,7 @@ impl Own<'_> {
             .unwrap_or_else(|e| panic!("{method}: {e:?}"))
     }
 
-    fn prepare(&self) -> String {
+    pub(crate) fn prepare(&self) -> String {
         self.call(
             "prepare_multisig",
             json!({"enable_multisig_experimental": true}),
@@ -31,7 +31,7 @@ impl Own<'_> {
             .to_owned()
     }
 
-    fn make(&self, others: &[String]) -> String {
+    pub(crate) fn make(&self, others: &[String]) -> String {
         self.call(
             "make_multisig",
             json!({"multisig_info": others, "threshold": 2, "password": self.password()}),
@@ -42,7 +42,7 @@ impl Own<'_> {
     }
 
     /// (next message, address)
-    fn exchange(&self, others: &[String]) -> (String, String) {
+    pub(crate) fn exchange(&self, others: &[String]) -> (String, String) {
         let r = self.call(
             "exchange_multisig_keys",
             json!({"multisig_info": others, "password": self.password()}),
@@ -60,7 +60,7 @@ impl Own<'_> {
 }
 
 /// The other participants' messages the page shows for this round.
-fn shown_messages(page: &Reply) -> Vec<String> {
+pub(crate) fn shown_messages(page: &Reply) -> Vec<String> {
     (1..=2)
         .map(|i| {
             between(&page.body, &format!("id=\"msg-{i}\">"), "</pre>")
@@ -69,7 +69,7 @@ fn shown_messages(page: &Reply) -> Vec<String> {
         .collect()
 }
 
-fn setup_page(b: &mut Browser, pid: &str) -> Reply {
+pub(crate) fn setup_page(b: &mut Browser, pid: &str) -> Reply {
     let r = b.get(&format!("/orders/{pid}/multisig"));
     r.expect(200);
     r
@@ -77,14 +77,14 @@ fn setup_page(b: &mut Browser, pid: &str) -> Reply {
 
 /// Pastes `message` into the page's form; returns the answer without following
 /// a redirect (303 = accepted).
-fn paste(b: &mut Browser, pid: &str, message: &str) -> Reply {
+pub(crate) fn paste(b: &mut Browser, pid: &str, message: &str) -> Reply {
     setup_page(b, pid);
     b.post_form_raw(&format!("/orders/{pid}/multisig"), &[("message", message)])
 }
 
 /// Waits (bounded) until the page shows `text`: the arbiter's turn may run in
 /// souk's job rather than in the request.
-fn wait_for(shop: &Shop, b: &mut Browser, pid: &str, text: &str) -> Reply {
+pub(crate) fn wait_for(shop: &Shop, b: &mut Browser, pid: &str, text: &str) -> Reply {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(90);
     loop {
         let r = setup_page(b, pid);
@@ -103,14 +103,31 @@ fn wait_for(shop: &Shop, b: &mut Browser, pid: &str, text: &str) -> Reply {
 }
 
 #[track_caller]
-fn refused(r: &Reply, status: u16, text: &str) {
+pub(crate) fn refused(r: &Reply, status: u16, text: &str) {
     assert_eq!(r.status, status, "{}", r.body);
     assert!(r.body.contains(text), "expected {text:?} in:\n{}", r.body);
 }
 
 #[track_caller]
-fn accepted(r: &Reply) {
+pub(crate) fn accepted(r: &Reply) {
     assert_eq!(r.status, 303, "{}", r.body);
+}
+
+/// The config of a multisig shop on `chain`.
+pub(crate) fn souk_toml(chain: &Regtest, key: &std::path::Path) -> String {
+    format!(
+        "[log]\nlevel = \"souk=debug,info\"\n\n[monero]\ndaemon_url = \"{}\"\nnetwork = \"regtest\"\n\n[escrow]\nmode = \"multisig\"\nwallet_key_file = \"{}\"\nmultisig_pool_size = 2\nwatcher_interval_secs = 1\n",
+        chain.daemon.url(),
+        key.display()
+    )
+}
+
+/// A key file for sealing arbiter wallet passwords.
+pub(crate) fn key_file(chain: &Regtest) -> std::path::PathBuf {
+    let key = chain.dir.path().join("wallet.key");
+    std::fs::write(&key, "a test key for sealing arbiter wallet passwords").unwrap();
+    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    key
 }
 
 /// Prints souk's log when the test fails (the temp dir goes away with it).
@@ -142,14 +159,8 @@ impl Drop for LogOnPanic<'_> {
 fn buyer_vendor_and_arbiter_agree_on_one_address_through_the_pages() {
     let started = std::time::Instant::now();
     let chain = Regtest::start(2);
-    let key = chain.dir.path().join("wallet.key");
-    std::fs::write(&key, "a test key for sealing arbiter wallet passwords").unwrap();
-    std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
-    let shop = Shop::start_with(&format!(
-        "[log]\nlevel = \"souk=debug,info\"\n\n[monero]\ndaemon_url = \"{}\"\nnetwork = \"regtest\"\n\n[escrow]\nmode = \"multisig\"\nwallet_key_file = \"{}\"\nmultisig_pool_size = 2\nwatcher_interval_secs = 1\n",
-        chain.daemon.url(),
-        key.display()
-    ));
+    let key = key_file(&chain);
+    let shop = Shop::start_with(&souk_toml(&chain, &key));
     let _log = LogOnPanic(&shop);
     let mut vendor = shop.vendor("vera");
     let mut buyer = shop.buyer("bob");
