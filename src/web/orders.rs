@@ -41,6 +41,8 @@ struct OrderPage {
     actions: Vec<(&'static str, &'static str, bool)>,
     x: OrderExtras,
     payment: Option<crate::market::payouts::PaymentView>,
+    /// The order has a multisig escrow: link its setup page.
+    multisig: bool,
 }
 
 crate::page!(OrdersPage, OrderPage);
@@ -186,6 +188,12 @@ pub(super) async fn order_page(
             actions,
             x,
             payment: crate::market::payouts::payment_view(&state.db, order_id).await?,
+            multisig: match &state.multisig {
+                Some(m) if matches!(view.relation, Relation::Buyer | Relation::Vendor) => {
+                    m.view(order_id).await.is_ok()
+                }
+                _ => false,
+            },
         },
         status,
     )

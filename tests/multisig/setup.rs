@@ -168,6 +168,11 @@ fn buyer_vendor_and_arbiter_agree_on_one_address_through_the_pages() {
     let pid = shop.order(&mut buyer, listing, "Street 1");
     let other_pid = shop.order(&mut buyer, listing, "Street 1");
     assert_eq!(shop.order_state(&pid), "created", "waits for the setup");
+    buyer
+        .get(&format!("/orders/{pid}"))
+        .expect(200)
+        .expect_text(&format!("href=\"/orders/{pid}/multisig\""))
+        .expect_text("any two of them must sign");
     assert_eq!(
         shop.text(&format!(
             "SELECT escrow_mode FROM orders WHERE public_id = '{pid}'"
