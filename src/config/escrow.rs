@@ -221,4 +221,38 @@ mod tests {
         assert!(looks_like_address(&a, Network::Regtest));
         assert!(!looks_like_address(&a, Network::Stagenet));
     }
+
+    #[test]
+    fn multisig_needs_a_key_file_and_sane_limits() {
+        let c = EscrowConfig {
+            mode: "both".into(),
+            multisig_pool_size: 0,
+            multisig_setup_window_secs: 5,
+            ..EscrowConfig::default()
+        };
+        let p = c.problems(Network::Regtest);
+        assert_eq!(p.len(), 3, "{p:?}");
+        assert!(p[0].contains("escrow.wallet_key_file is empty"), "{p:?}");
+        assert!(p[1].contains("multisig_pool_size"), "{p:?}");
+        assert!(p[2].contains("multisig_setup_window_secs"), "{p:?}");
+        let attached = EscrowConfig {
+            mode: "multisig".into(),
+            multisig_wallet_rpc_urls: vec!["http://localhost:1".into()],
+            ..EscrowConfig::default()
+        };
+        let p = attached.problems(Network::Regtest);
+        assert!(
+            p.iter().any(|l| l.contains("multisig_wallet_login_file")),
+            "{p:?}"
+        );
+        assert!(p.iter().any(|l| l.contains("multisig_wallet_dir")), "{p:?}");
+        assert!(p.iter().any(|l| l.contains("IP literal")), "{p:?}");
+        let policy = c.mode_policy();
+        assert!(policy.managed && policy.multisig);
+        assert!(
+            EscrowConfig::default()
+                .problems(Network::Mainnet)
+                .is_empty()
+        );
+    }
 }

@@ -368,5 +368,22 @@ fn buyer_vendor_and_arbiter_agree_on_one_address_through_the_pages() {
         .get(&format!("/orders/{other_pid}"))
         .expect(200)
         .expect_text("wallets reported different addresses");
+
+    // A clean stop saves the arbiter wallets and stops the children with souk.
+    let wallets = shop.souk.data_dir().join("multisig-wallets");
+    let children: Vec<String> = (0..2)
+        .filter_map(|i| std::fs::read_to_string(wallets.join(format!("wallet-rpc-{i}.pid"))).ok())
+        .map(|s| s.trim().to_owned())
+        .collect();
+    assert_eq!(children.len(), 2);
+    drop(_log);
+    let mut shop = shop;
+    assert!(shop.souk.stop().success(), "souk stops cleanly");
+    for pid in &children {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "wallet-rpc {pid} stopped with souk"
+        );
+    }
     eprintln!("multisig setup test took {:?}", started.elapsed());
 }
