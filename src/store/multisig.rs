@@ -266,3 +266,12 @@ pub fn order_not_moved(
     let rows = st.query_map(params![state, limit], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Escrows in `state`, oldest change first.
+pub fn in_state(c: &Connection, state: EscrowState, limit: i64) -> Result<Vec<i64>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT order_id FROM multisig_escrows WHERE state = ?1 ORDER BY updated_at LIMIT ?2",
+    )?;
+    let rows = st.query_map(params![state, limit], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}

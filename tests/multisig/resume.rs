@@ -1,7 +1,9 @@
 //! Crash safety and deadlines: souk killed between the arbiter's wallet call
 //! and storing its result resumes from the wallet copy it made before the
 //! call; the wallet-rpc children the killed souk left are stopped at the next
-//! start; a participant who never comes back lets the order expire.
+//! start; the payment to the agreed address is seen through the arbiter's
+//! wallet with the configured confirmations; a participant who never comes
+//! back lets the order expire.
 
 use std::time::Duration;
 
@@ -40,7 +42,7 @@ impl Drop for Orphans {
 }
 
 #[test]
-fn a_killed_souk_resumes_the_setup_and_an_abandoned_one_expires() {
+fn a_killed_souk_resumes_the_setup_the_payment_is_seen_and_an_abandoned_one_expires() {
     let chain = Regtest::start(2);
     let key = key_file(&chain);
     let mut shop = Shop::start_with(&souk_toml(&chain, &key));
@@ -133,6 +135,40 @@ fn a_killed_souk_resumes_the_setup_and_an_abandoned_one_expires() {
     accepted(&paste(&mut vendor, &pid, &v_addr));
     wait_for(&shop, &mut vendor, &pid, "Set up: waiting for payment").expect_text(&b_addr);
     assert_eq!(shop.order_state(&pid), "awaiting_payment");
+
+    // Funding: the buyer pays the multisig address from an ordinary wallet; souk
+    // sees it through the arbiter's wallet once it has the confirmations.
+    let funder = b_rpc.create_wallet("funder");
+    chain.daemon.mine(75, &funder);
+    b_rpc.refresh();
+    let total = u64::try_from(shop.i64(&format!(
+        "SELECT total_piconero FROM orders WHERE public_id = '{pid}'"
+    )))
+    .unwrap();
+    b_rpc
+        .rpc(
+            "transfer",
+            json!({"destinations": [{"amount": total, "address": b_addr}], "priority": 0}),
+        )
+        .unwrap();
+    chain.daemon.mine(1, &funder);
+    std::thread::sleep(Duration::from_secs(3));
+    assert_eq!(
+        shop.order_state(&pid),
+        "awaiting_payment",
+        "one confirmation is not enough"
+    );
+    chain.daemon.mine(1, &funder);
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while shop.order_state(&pid) != "paid" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the payment was never seen:\n{}",
+            shop.souk.stderr()
+        );
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    wait_for(&shop, &mut vendor, &pid, "Funded");
 
     // The abandoned order expired at the restart, and its escrow with it.
     assert_eq!(shop.order_state(&abandoned), "expired");

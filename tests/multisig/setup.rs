@@ -116,7 +116,7 @@ pub(crate) fn accepted(r: &Reply) {
 /// The config of a multisig shop on `chain`.
 pub(crate) fn souk_toml(chain: &Regtest, key: &std::path::Path) -> String {
     format!(
-        "[log]\nlevel = \"souk=debug,info\"\n\n[monero]\ndaemon_url = \"{}\"\nnetwork = \"regtest\"\n\n[escrow]\nmode = \"multisig\"\nwallet_key_file = \"{}\"\nmultisig_pool_size = 2\nwatcher_interval_secs = 1\n",
+        "[log]\nlevel = \"souk=debug,info\"\n\n[monero]\ndaemon_url = \"{}\"\nnetwork = \"regtest\"\n\n[escrow]\nmode = \"multisig\"\nwallet_key_file = \"{}\"\nmultisig_pool_size = 2\nwatcher_interval_secs = 1\nconfirmations = 2\n",
         chain.daemon.url(),
         key.display()
     )

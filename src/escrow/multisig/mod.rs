@@ -6,6 +6,7 @@
 //! drives the rounds, `dispatch` sends each order to the engine of its mode.
 
 pub mod dispatch;
+pub mod funding;
 pub mod message;
 pub mod pool;
 pub mod seal;
@@ -37,6 +38,8 @@ pub struct MultisigEscrow {
     key: WalletKey,
     timing: Timing,
     network: Network,
+    /// Confirmations before a payment counts.
+    confirmations: u64,
     /// Escrows whose arbiter turn runs in this process now.
     busy: Mutex<HashSet<i64>>,
 }
@@ -142,6 +145,7 @@ impl MultisigEscrow {
             key: WalletKey::from_secret(&secret),
             timing: config.market.timing(),
             network: config.monero.network,
+            confirmations: config.escrow.confirmations,
             busy: Mutex::new(HashSet::new()),
         })))
     }
@@ -206,7 +210,7 @@ impl MultisigEscrow {
     }
 
     /// One job step: escrows of ended orders expire; every unsettled escrow
-    /// gets its due arbiter turn; a ready escrow whose order did not move yet
+    /// gets its due arbiter turn; set-up escrows are checked for payment; a ready escrow whose order did not move yet
     /// (crash in between) moves it.
     pub async fn tick(&self) -> Result<usize, String> {
         let t = now();
@@ -239,6 +243,9 @@ impl MultisigEscrow {
                     setup_failed(&self.db, self.timing, id, "multisig setup aborted").await
                 };
             }
+        }
+        if let Err(e) = self.watch_funding().await {
+            failed.push(e);
         }
         match failed.first() {
             Some(e) => Err(format!(
