@@ -5,6 +5,10 @@
 ALTER TABLE orders ADD COLUMN escrow_mode TEXT NOT NULL DEFAULT 'managed'
     CHECK (escrow_mode IN ('managed', 'multisig'));
 
+-- A vendor may take only multisig orders (when the shop offers multisig).
+ALTER TABLE accounts ADD COLUMN requires_multisig INTEGER NOT NULL DEFAULT 0
+    CHECK (requires_multisig IN (0, 1));
+
 -- One multisig escrow per multisig order. The arbiter's wallet password is
 -- sealed (XChaCha20-Poly1305, key from [escrow] wallet_key_file, the order id
 -- as associated data). `pending_call` names the wallet call underway, written

@@ -115,9 +115,22 @@ pub struct ModePolicy {
 
 impl ModePolicy {
     /// The buyer picks when both are offered; `requested` is the form's value
-    /// ("", "managed" or "multisig").
-    pub fn choose(&self, requested: &str) -> Result<EscrowMode, super::MarketError> {
+    /// ("", "managed" or "multisig"). A vendor who requires multisig gets it
+    /// whenever the shop offers it.
+    pub fn choose(
+        &self,
+        requested: &str,
+        vendor_requires_multisig: bool,
+    ) -> Result<EscrowMode, super::MarketError> {
         let invalid = |m: &str| Err(super::MarketError::Invalid(m.to_owned()));
+        if vendor_requires_multisig && self.multisig {
+            return match requested.trim() {
+                "managed" => {
+                    invalid("This vendor takes only 2-of-3 multisig orders: choose multisig.")
+                }
+                _ => Ok(EscrowMode::Multisig),
+            };
+        }
         match requested.trim() {
             "multisig" if self.multisig => Ok(EscrowMode::Multisig),
             "multisig" => {
@@ -130,4 +143,27 @@ impl ModePolicy {
             _ => invalid("Choose how the payment is held: managed or multisig."),
         }
     }
+}
+
+/// Whether the vendor takes only multisig orders.
+pub async fn vendor_requires_multisig(
+    db: &crate::store::Db,
+    vendor: &super::auth::VendorCap,
+) -> super::MarketResult<bool> {
+    let id = vendor.account_id();
+    Ok(db
+        .read(move |c| crate::store::multisig::vendor_requires_multisig(c, id))
+        .await?)
+}
+
+/// A vendor sets whether they take only multisig orders.
+pub async fn set_vendor_requires_multisig(
+    db: &crate::store::Db,
+    vendor: &super::auth::VendorCap,
+    required: bool,
+) -> super::MarketResult<()> {
+    let id = vendor.account_id();
+    Ok(db
+        .write(move |c| crate::store::multisig::set_vendor_requires_multisig(c, id, required))
+        .await?)
 }

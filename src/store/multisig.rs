@@ -275,3 +275,27 @@ pub fn in_state(c: &Connection, state: EscrowState, limit: i64) -> Result<Vec<i6
     let rows = st.query_map(params![state, limit], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
+
+/// Whether a vendor takes only multisig orders.
+pub fn vendor_requires_multisig(c: &Connection, vendor_id: i64) -> Result<bool, StoreError> {
+    Ok(c.query_row(
+        "SELECT requires_multisig FROM accounts WHERE id = ?1",
+        [vendor_id],
+        |r| r.get::<_, i64>(0),
+    )
+    .optional()?
+        == Some(1))
+}
+
+/// Sets whether a vendor takes only multisig orders.
+pub fn set_vendor_requires_multisig(
+    c: &Connection,
+    vendor_id: i64,
+    required: bool,
+) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE accounts SET requires_multisig = ?2 WHERE id = ?1",
+        params![vendor_id, i64::from(required)],
+    )?;
+    Ok(())
+}

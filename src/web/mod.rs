@@ -134,6 +134,10 @@ pub fn shop_router(state: AppState) -> Router {
         .route("/account/2fa/disable", post(two_factor::disable_2fa))
         .route("/sell", get(sell::index))
         .route("/sell/new", get(sell::new_form).post(sell::create))
+        .route(
+            "/sell/escrow",
+            get(multisig::vendor_setting).post(multisig::set_vendor_setting),
+        )
         .route("/sell/{id}/edit", get(sell::edit_form).post(sell::update))
         .route("/sell/{id}/state", post(sell::set_state))
         .route("/sell/images/{id}/delete", post(sell::delete_image))

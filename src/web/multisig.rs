@@ -209,3 +209,56 @@ pub async fn submit(
         Err(e) => Err(e.into()),
     }
 }
+
+#[derive(Template)]
+#[template(path = "multisig_vendor.html")]
+struct VendorSettingPage {
+    chrome: Chrome,
+    message: String,
+    required: bool,
+}
+
+crate::page!(VendorSettingPage);
+
+/// The vendor's choice.
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct RequireForm {
+    require: String,
+}
+
+/// `GET /sell/escrow`: whether the vendor takes only multisig orders.
+pub async fn vendor_setting(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+) -> Result<Response, WebError> {
+    if !state.config.escrow.multisig() {
+        return Err(MarketError::NotFound.into());
+    }
+    let vendor = v.vendor()?;
+    let required = crate::market::escrow::vendor_requires_multisig(&state.db, &vendor).await?;
+    render_status(
+        &VendorSettingPage {
+            chrome: Chrome::new(&state, &headers, Some(&v)),
+            message: String::new(),
+            required,
+        },
+        StatusCode::OK,
+    )
+}
+
+/// `POST /sell/escrow`.
+pub async fn set_vendor_setting(
+    State(state): State<AppState>,
+    SignedIn(v): SignedIn,
+    Submitted(f): Submitted<RequireForm>,
+) -> Result<Response, WebError> {
+    if !state.config.escrow.multisig() {
+        return Err(MarketError::NotFound.into());
+    }
+    let vendor = v.vendor()?;
+    crate::market::escrow::set_vendor_requires_multisig(&state.db, &vendor, f.require == "yes")
+        .await?;
+    Ok(Redirect::to("/sell/escrow").into_response())
+}

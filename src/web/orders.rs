@@ -63,21 +63,16 @@ pub async fn place(
     };
     let timing = state.config.market.timing();
     let policy = state.config.escrow.mode_policy();
-    let placed = match policy.choose(&f.escrow_mode) {
-        Ok(mode) => {
-            orders::place_with(
-                &state.db,
-                &state.escrow,
-                timing,
-                &v,
-                &input,
-                mode,
-                policy.setup_window_secs,
-            )
-            .await
-        }
-        Err(e) => Err(e),
-    };
+    let placed = orders::place_with(
+        &state.db,
+        &state.escrow,
+        timing,
+        &v,
+        &input,
+        &policy,
+        &f.escrow_mode,
+    )
+    .await;
     match placed {
         Ok(public_id) => Ok(Redirect::to(&format!("/orders/{public_id}")).into_response()),
         Err(MarketError::Invalid(m)) => {

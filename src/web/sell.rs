@@ -24,6 +24,8 @@ struct SellPage {
     listings: Vec<(i64, String, i64, i64, String)>,
     page: i64,
     has_next: bool,
+    /// The shop offers multisig: link the vendor's escrow setting.
+    multisig: bool,
 }
 
 /// The listing form's fields as typed (kept on errors).
@@ -140,6 +142,7 @@ pub async fn index(
         listings: rows,
         page,
         has_next,
+        multisig: state.config.escrow.multisig(),
     })
 }
 

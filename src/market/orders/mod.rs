@@ -7,7 +7,7 @@ pub mod jobs;
 pub mod state;
 
 use super::auth::Viewer;
-use super::escrow::{EscrowMode, OrderForEscrow, Outcome, SharedEscrow};
+use super::escrow::{EscrowMode, ModePolicy, OrderForEscrow, Outcome, SharedEscrow};
 use super::text::bounded;
 use super::{MarketError, MarketResult, Piconero, now, random_bytes};
 use crate::store::orders::{self as store, NewOrder, OrderRow, Stamp};
@@ -70,20 +70,31 @@ pub async fn place(
     viewer: &Viewer,
     input: &OrderInput,
 ) -> MarketResult<String> {
-    place_with(db, escrow, timing, viewer, input, EscrowMode::Managed, 0).await
+    place_with(
+        db,
+        escrow,
+        timing,
+        viewer,
+        input,
+        &ModePolicy::default(),
+        "",
+    )
+    .await
 }
 
-/// [`place`] with the escrow mode fixed for the order; a multisig order gets
-/// `setup_window_secs` to set its wallets up before it expires.
+/// [`place`] with the escrow mode chosen by `policy` (the buyer's `requested`
+/// mode, the vendor's requirement) and fixed for the order; a multisig order
+/// gets the policy's setup window before it expires.
 pub async fn place_with(
     db: &Db,
     escrow: &SharedEscrow,
     timing: Timing,
     viewer: &Viewer,
     input: &OrderInput,
-    mode: EscrowMode,
-    setup_window_secs: i64,
+    policy: &ModePolicy,
+    requested: &str,
 ) -> MarketResult<String> {
+    let setup_window_secs = policy.setup_window_secs;
     let quantity: i64 = input
         .quantity
         .trim()
@@ -110,6 +121,11 @@ pub async fn place_with(
         // The page offers no order form to the owner: only a forged request gets here.
         return Err(MarketError::Forbidden);
     }
+    let vendor_id = listing.vendor_id;
+    let requires = db
+        .read(move |c| crate::store::multisig::vendor_requires_multisig(c, vendor_id))
+        .await?;
+    let mode = policy.choose(requested, requires)?;
     let option = listing
         .delivery
         .iter()
