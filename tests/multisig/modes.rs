@@ -74,3 +74,59 @@ fn the_buyer_picks_the_mode_unless_the_vendor_requires_multisig() {
     r.expect(200);
     assert_eq!(mode_of(&shop, &r), "multisig");
 }
+
+/// Pre-started wallet-rpc processes from the config serve the arbiter instead
+/// of children: the order's arbiter wallet is created there and takes its
+/// first turn.
+#[test]
+fn pre_started_wallet_rpc_processes_serve_the_arbiter() {
+    use std::os::unix::fs::PermissionsExt;
+    let chain = Regtest::start(1);
+    let key = key_file(&chain);
+    let login = chain.dir.path().join("arbiter.login");
+    std::fs::write(&login, chain.wallet(0).login_line()).unwrap();
+    std::fs::set_permissions(&login, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let toml = souk_toml(&chain, &key).replace(
+        "multisig_pool_size = 2\n",
+        &format!(
+            "multisig_wallet_rpc_urls = [\"{}\"]\nmultisig_wallet_login_file = \"{}\"\nmultisig_wallet_dir = \"{}\"\n",
+            chain.wallet(0).url(),
+            login.display(),
+            chain.dir.path().join("wallets").display()
+        ),
+    );
+    let shop = Shop::start_with(&toml);
+    assert!(
+        !shop.souk.data_dir().join("multisig-wallets").exists(),
+        "no children started"
+    );
+    let mut vendor = shop.vendor("vin");
+    let mut buyer = shop.buyer("boris");
+    let listing = shop.listing(&mut vendor, "A spoon", "1", "9");
+    let pid = shop.order(&mut buyer, listing, "");
+    let id = shop.order_id(&pid);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while shop.i64(&format!(
+        "SELECT count(*) FROM multisig_messages WHERE order_id = {id} AND participant = 'arbiter' AND round = 1"
+    )) == 0
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the arbiter never took its first turn:\n{}",
+            shop.souk.stderr()
+        );
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    let file = shop.text(&format!(
+        "SELECT wallet_file FROM multisig_escrows WHERE order_id = {id}"
+    ));
+    assert!(
+        chain
+            .dir
+            .path()
+            .join("wallets")
+            .join(format!("{file}.keys"))
+            .exists(),
+        "the arbiter's wallet lives in the pre-started process's wallet dir"
+    );
+}
