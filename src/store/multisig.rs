@@ -208,7 +208,8 @@ pub fn release(
 }
 
 /// Moves an escrow `from -> to` (the table must allow it), clearing any call
-/// mark and setting the address/problem when given. False when it had moved.
+/// mark, setting the address when given and the problem to `problem` (a move
+/// forward clears the last one). False when it had moved.
 pub fn advance(
     c: &Connection,
     order_id: i64,
@@ -223,20 +224,23 @@ pub fn advance(
     }
     Ok(c.execute(
         "UPDATE multisig_escrows SET state = ?3, pending_call = NULL,
-             address = COALESCE(?4, address), problem = COALESCE(?5, problem), updated_at = ?6
+             address = COALESCE(?4, address), problem = ?5, updated_at = ?6
          WHERE order_id = ?1 AND state = ?2",
         params![order_id, from, to, address, problem, now],
     )? == 1)
 }
 
-/// Escrows still being set up, or with a wallet call mark (oldest first).
-pub fn unsettled(c: &Connection, limit: i64) -> Result<Vec<i64>, StoreError> {
+/// Escrows still being set up, or with a wallet call mark (oldest first). One
+/// whose last wallet call failed (`problem`) waits until `retry_before`, so a
+/// message the wallet refuses does not keep it busy every cycle.
+pub fn unsettled(c: &Connection, retry_before: i64, limit: i64) -> Result<Vec<i64>, StoreError> {
     let mut st = c.prepare_cached(
         "SELECT order_id FROM multisig_escrows
-         WHERE state IN ('kex1', 'kex2', 'kex3', 'confirm') OR pending_call IS NOT NULL
-         ORDER BY updated_at LIMIT ?1",
+         WHERE (state IN ('kex1', 'kex2', 'kex3', 'confirm') OR pending_call IS NOT NULL)
+           AND (problem IS NULL OR pending_call IS NOT NULL OR updated_at < ?1)
+         ORDER BY updated_at LIMIT ?2",
     )?;
-    let rows = st.query_map([limit], |r| r.get(0))?;
+    let rows = st.query_map(params![retry_before, limit], |r| r.get(0))?;
     Ok(rows.collect::<Result<_, _>>()?)
 }
 

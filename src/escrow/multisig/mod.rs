@@ -30,6 +30,8 @@ use state::{EscrowState, Participant};
 
 /// Escrows handled per job step.
 const BATCH: i64 = 50;
+/// Seconds before a wallet call that failed is tried again by the job.
+const RETRY_AFTER_PROBLEM_SECS: i64 = 30;
 
 /// The multisig escrow engine.
 pub struct MultisigEscrow {
@@ -220,7 +222,7 @@ impl MultisigEscrow {
             .map_err(|e| e.to_string())?;
         let ids = self
             .db
-            .read(|c| store::unsettled(c, BATCH))
+            .read(move |c| store::unsettled(c, t - RETRY_AFTER_PROBLEM_SECS, BATCH))
             .await
             .map_err(|e| e.to_string())?;
         let mut failed = Vec::new();
