@@ -28,7 +28,8 @@ CREATE TABLE multisig_escrows (
 ) STRICT;
 CREATE INDEX multisig_escrows_by_state ON multisig_escrows (state);
 
--- Every accepted setup message. Round 4 is the address a participant's wallet
+-- Every accepted setup message, sealed like the wallet password (round 1
+-- carries a private key share). Round 4 is the address a participant's wallet
 -- reports at the end. `digest` (SHA-256 of the text) is unique across all
 -- escrows: a message is accepted once, by one escrow. `signer` is the kex
 -- signing key inside rounds 1-3 (hex), which ties later rounds to the

@@ -325,6 +325,12 @@ fn buyer_vendor_and_arbiter_agree_on_one_address_through_the_pages() {
         "SELECT length(wallet_password) FROM multisig_escrows m JOIN orders o ON o.id = m.order_id WHERE o.public_id = '{pid}'"
     ));
     assert!(sealed_len > 40, "nonce + sealed password + tag");
+    assert_eq!(
+        shop.i64("SELECT count(*) FROM multisig_messages WHERE body LIKE '%Multisig%' OR body LIKE '4%'"),
+        0,
+        "setup messages are stored sealed"
+    );
+    assert!(shop.i64("SELECT count(*) FROM multisig_messages") >= 12);
 
     // A second escrow whose buyer reports a different address: aborted, and the
     // order is called off with the reason on its page.

@@ -201,6 +201,7 @@ impl MultisigEscrow {
             })
             .await?
             .ok_or(MarketError::NotFound)?;
+        let messages = self.open_messages(order_id, messages)?;
         Ok(SetupView {
             state: row.state,
             round: row.state.round(),

@@ -76,6 +76,59 @@ impl WalletKey {
     }
 }
 
+impl WalletKey {
+    /// A setup message sealed for storage (base64): round 1 carries a private
+    /// key share, and the database goes into backups.
+    pub fn seal_message(&self, order_id: i64, text: &str) -> String {
+        let nonce = random_bytes::<NONCE>();
+        let aad = message_aad(order_id);
+        let sealed = self
+            .0
+            .encrypt(
+                XNonce::from_slice(&nonce),
+                Payload {
+                    msg: text.as_bytes(),
+                    aad: &aad,
+                },
+            )
+            .expect("sealing a message cannot fail");
+        let mut out = nonce.to_vec();
+        out.extend(sealed);
+        data_encoding::BASE64URL_NOPAD.encode(&out)
+    }
+
+    /// Opens a stored message; `None` when it was not sealed for this escrow
+    /// with this key.
+    pub fn open_message(&self, order_id: i64, stored: &str) -> Option<String> {
+        let raw = data_encoding::BASE64URL_NOPAD
+            .decode(stored.as_bytes())
+            .ok()?;
+        if raw.len() <= NONCE {
+            return None;
+        }
+        let aad = message_aad(order_id);
+        let plain = self
+            .0
+            .decrypt(
+                XNonce::from_slice(&raw[..NONCE]),
+                Payload {
+                    msg: &raw[NONCE..],
+                    aad: &aad,
+                },
+            )
+            .ok()?;
+        String::from_utf8(plain).ok()
+    }
+}
+
+/// Messages and passwords use different associated data, so one cannot be
+/// passed off as the other.
+fn message_aad(order_id: i64) -> Vec<u8> {
+    let mut aad = b"message ".to_vec();
+    aad.extend(order_id.to_be_bytes());
+    aad
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -91,5 +144,10 @@ mod tests {
         let other = WalletKey::from_secret(&crate::config::escrow::test_secret("two"));
         assert_eq!(other.open(7, &sealed), None, "another key");
         assert_ne!(key.seal(7, &pw), sealed, "a fresh nonce each time");
+        let m = key.seal_message(7, "MultisigxV2R1abc");
+        assert!(!m.contains("Multisig"));
+        assert_eq!(key.open_message(7, &m).as_deref(), Some("MultisigxV2R1abc"));
+        assert_eq!(key.open_message(8, &m), None);
+        assert_eq!(other.open_message(7, &m), None);
     }
 }

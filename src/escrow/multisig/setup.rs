@@ -110,7 +110,11 @@ impl MultisigEscrow {
                 )));
             }
         }
-        let (text, signer, t) = (parsed.text, parsed.signer, now());
+        let (text, signer, t) = (
+            self.key.seal_message(order_id, &parsed.text),
+            parsed.signer,
+            now(),
+        );
         let stored = self
             .db
             .write(move |c| {
@@ -155,14 +159,34 @@ impl MultisigEscrow {
     }
 
     async fn load(&self, order_id: i64) -> MarketResult<(EscrowRow, Vec<MessageRow>)> {
-        self.db
+        let (row, msgs) = self
+            .db
             .read(move |c| {
                 let row = store::get(c, order_id)?;
                 let msgs = store::messages(c, order_id)?;
                 Ok(row.map(|r| (r, msgs)))
             })
             .await?
-            .ok_or(MarketError::NotFound)
+            .ok_or(MarketError::NotFound)?;
+        Ok((row, self.open_messages(order_id, msgs)?))
+    }
+
+    /// The stored (sealed) messages in the clear.
+    pub(crate) fn open_messages(
+        &self,
+        order_id: i64,
+        msgs: Vec<MessageRow>,
+    ) -> MarketResult<Vec<MessageRow>> {
+        msgs.into_iter()
+            .map(|mut m| {
+                m.body = self.key.open_message(order_id, &m.body).ok_or_else(|| {
+                    MarketError::Unavailable(
+                        "The escrow's messages do not open with escrow.wallet_key_file: the shop must restore its key file.".to_owned(),
+                    )
+                })?;
+                Ok(m)
+            })
+            .collect()
     }
 
     /// Takes every arbiter turn that is due for one escrow (and undoes a claim
@@ -296,12 +320,14 @@ impl MultisigEscrow {
                 .map_err(|e| format!("multisig {call}: the wallet's message is unusable: {e}"))?;
             (p.text, p.signer)
         };
+        let key_sealed = self.key.seal_message(order_id, &body);
         let t = now();
         let moved = self
             .db
             .write(move |c| {
                 let tx = c.transaction()?;
                 let digest = message::digest(order_id, "arbiter", &body);
+                let body = key_sealed;
                 store::insert_message(
                     &tx,
                     order_id,
