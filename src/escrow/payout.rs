@@ -10,8 +10,15 @@
 //!    in the wallet (`get_transfer_by_txid`).
 //! 3. relayed: confirmed once the transfer is `final_confirmations` deep.
 //!
-//! Addresses come from stored settings (the vendor's payout address, the buyer's
-//! refund address, the configured fee address), never from a request.
+//! Addresses come from stored settings frozen on the intent when the order ended
+//! (the vendor's payout address, the buyer's refund address; one given later
+//! only fills a missing one) and the configured fee address, never from a request.
+//!
+//! Fault injection (debug builds only, for the crash test): with the environment
+//! variable `PAYFLOW_FAULT_AFTER_RELAY=/path`, souk writes the relayed hash to
+//! that file right after the wallet accepted a payout and then stops working on
+//! payouts before recording the relay, so a test can SIGKILL it at exactly
+//! that point. Release builds do not contain the hook.
 
 use std::sync::Arc;
 
@@ -197,11 +204,8 @@ impl Payouts {
 
     /// pending -> signed. Ok(true) when the intent moved.
     async fn sign(&self, i: &Intent) -> Result<bool, PayoutError> {
-        let order_id = i.order_id;
-        let (vendor, buyer) = self
-            .db
-            .read(move |c| store::payout_addresses(c, order_id))
-            .await?;
+        // The addresses frozen on the intent, never anything from a request.
+        let (vendor, buyer) = (&i.vendor_address, &i.buyer_address);
         let fee_address = self.fee_address.as_deref();
         let plan_for = |fee: i64| {
             plan(
@@ -270,7 +274,10 @@ impl Payouts {
             ));
         };
         match self.wallet.relay_tx(metadata).await {
-            Ok(relayed) if relayed == hash => {}
+            Ok(relayed) if relayed == hash => {
+                #[cfg(debug_assertions)]
+                fault_after_relay(&hash).await;
+            }
             Ok(other) => {
                 return Err(PayoutError::Blocked(format!(
                     "the wallet relayed {other} instead of {hash}"
@@ -311,6 +318,20 @@ impl Payouts {
                 .await?),
             _ => Ok(false),
         }
+    }
+}
+
+/// The crash test's hook (debug builds only): see the module documentation.
+/// Writes the hash, then never returns, holding the payout lock, so nothing
+/// records the relay before the test kills the process.
+#[cfg(debug_assertions)]
+async fn fault_after_relay(hash: &str) {
+    let Some(path) = std::env::var_os("PAYFLOW_FAULT_AFTER_RELAY") else {
+        return;
+    };
+    if std::fs::write(&path, hash).is_ok() {
+        tracing::warn!("fault injection: payout relayed, not recorded; waiting to be killed");
+        std::future::pending::<()>().await;
     }
 }
 

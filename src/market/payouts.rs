@@ -115,10 +115,59 @@ pub struct PaymentView {
     pub seen: i64,
     /// Of that, deep enough to count.
     pub confirmed: i64,
+    /// Still to pay (amount due minus seen, at least 0).
+    pub missing: i64,
     /// Confirmations that count.
     pub confirmations: i64,
     /// `monero:ADDRESS?tx_amount=X` with the exact amount.
     pub uri: String,
+    /// The buyer's refund address, once given (fixed from then on).
+    pub refund_address: Option<String>,
+    /// The buyer is asked for a refund address.
+    pub refund_wanted: bool,
+    /// A payout waits for the vendor's payout address.
+    pub waits_for_vendor: bool,
+    /// The order's payouts, oldest first.
+    pub payouts: Vec<PayoutLine>,
+}
+
+/// One payout as the order page shows it.
+#[derive(Debug, Clone)]
+pub struct PayoutLine {
+    /// To the vendor, piconero.
+    pub vendor: i64,
+    /// To the buyer, piconero.
+    pub buyer: i64,
+    /// Commission, piconero.
+    pub commission: i64,
+    /// Where it is, in words.
+    pub status: &'static str,
+    /// Transaction hash once built.
+    pub tx_hash: Option<String>,
+    /// Network fee once built, piconero.
+    pub fee: Option<i64>,
+}
+
+impl PayoutLine {
+    fn of(i: &store::Intent) -> Self {
+        let status = match (i.state.as_str(), i.missing_address()) {
+            (_, Some(store::MissingAddress::Vendor)) => "waiting for the vendor's payout address",
+            (_, Some(store::MissingAddress::Buyer)) => "waiting for the buyer's refund address",
+            ("pending", None) => "being prepared",
+            ("signed", _) => "being sent",
+            ("relayed", _) => "sent, waiting for confirmations",
+            ("confirmed", _) => "confirmed",
+            _ => "failed: the operator was told",
+        };
+        Self {
+            vendor: i.shares.vendor,
+            buyer: i.shares.buyer,
+            commission: i.shares.commission,
+            status,
+            tx_hash: i.tx_hash.clone(),
+            fee: i.fee,
+        }
+    }
 }
 
 /// The payment details of an order, if it has a payment request (the caller
@@ -138,13 +187,21 @@ pub async fn payment_view(
                 req.address,
                 super::Piconero::from_i64(req.amount_due)
             );
+            let intents = store::intents_of(c, order_id)?;
             Ok(Some(PaymentView {
                 address: req.address,
                 amount_due: req.amount_due,
                 seen,
                 confirmed,
+                missing: (req.amount_due - seen).max(0),
                 confirmations: req.confirmations,
                 uri,
+                refund_address: store::refund_address(c, order_id)?,
+                refund_wanted: super::payout_addresses::refund_address_wanted(c, order_id)?,
+                waits_for_vendor: intents
+                    .iter()
+                    .any(|i| i.missing_address() == Some(store::MissingAddress::Vendor)),
+                payouts: intents.iter().map(PayoutLine::of).collect(),
             }))
         })
         .await?)
