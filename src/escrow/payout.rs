@@ -16,9 +16,8 @@
 //!
 //! Fault injection (debug builds only, for the crash test): with the environment
 //! variable `PAYFLOW_FAULT_AFTER_RELAY=/path`, souk writes the relayed hash to
-//! that file right after the wallet accepted a payout and then stops working on
-//! payouts before recording the relay, so a test can SIGKILL it at exactly
-//! that point. Release builds do not contain the hook.
+//! that file right after the wallet accepted a payout and SIGKILLs itself before
+//! recording the relay. Release builds do not contain the hook.
 
 use std::sync::Arc;
 
@@ -276,7 +275,7 @@ impl Payouts {
         match self.wallet.relay_tx(metadata).await {
             Ok(relayed) if relayed == hash => {
                 #[cfg(debug_assertions)]
-                fault_after_relay(&hash).await;
+                fault_after_relay(&hash);
             }
             Ok(other) => {
                 return Err(PayoutError::Blocked(format!(
@@ -322,16 +321,14 @@ impl Payouts {
 }
 
 /// The crash test's hook (debug builds only): see the module documentation.
-/// Writes the hash, then never returns, holding the payout lock, so nothing
-/// records the relay before the test kills the process.
 #[cfg(debug_assertions)]
-async fn fault_after_relay(hash: &str) {
+fn fault_after_relay(hash: &str) {
     let Some(path) = std::env::var_os("PAYFLOW_FAULT_AFTER_RELAY") else {
         return;
     };
     if std::fs::write(&path, hash).is_ok() {
-        tracing::warn!("fault injection: payout relayed, not recorded; waiting to be killed");
-        std::future::pending::<()>().await;
+        let me = rustix::process::getpid();
+        let _ = rustix::process::kill_process(me, rustix::process::Signal::KILL);
     }
 }
 

@@ -303,6 +303,8 @@ impl Monerod {
 /// A monero-wallet-rpc with `--rpc-login`.
 pub struct WalletRpc {
     proc: Proc,
+    /// Daemon, data dir and number it was started with (for [`WalletRpc::restart`]).
+    started: (SocketAddr, PathBuf, usize),
     /// RPC address.
     pub addr: SocketAddr,
     /// Login user.
@@ -314,14 +316,33 @@ pub struct WalletRpc {
 impl WalletRpc {
     /// Starts a wallet-rpc for `daemon`, wallets in `dir/wallets`, login on.
     pub fn start(daemon: &Monerod, dir: &Path, index: usize) -> Self {
-        let port = free_port();
+        let password = format!("pw-{}-{}", free_port(), std::process::id());
+        Self::start_on(daemon.addr, dir, index, free_port(), password)
+    }
+
+    /// Stops the process (by PID) and starts it again on the same port with the
+    /// same login and wallet dir, as an operator restarting it would; no wallet
+    /// is open afterwards.
+    pub fn restart(&mut self) {
+        self.proc.stop();
+        let (daemon, dir, index) = self.started.clone();
+        let password = self.password.clone();
+        let fresh = Self::start_on(daemon, &dir, index, self.addr.port(), password);
+        *self = fresh;
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.pid()
+    }
+
+    fn start_on(daemon: SocketAddr, dir: &Path, index: usize, port: u16, password: String) -> Self {
         let wallets = dir.join("wallets");
         std::fs::create_dir_all(&wallets).unwrap();
         let user = format!("souk{index}");
-        let password = format!("pw-{port}-{}", std::process::id());
         let log = dir.join(format!("wallet-rpc-{index}.out"));
         let child = tool("monero-wallet-rpc", "monero")
-            .args(["--daemon-address", &daemon.addr.to_string()])
+            .args(["--daemon-address", &daemon.to_string()])
             .args([
                 "--trusted-daemon",
                 "--daemon-ssl",
@@ -357,6 +378,7 @@ impl WalletRpc {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             user,
             password,
+            started: (daemon, dir.to_owned(), index),
         };
         let deadline = Instant::now() + START_LIMIT;
         while let Err(e) = w.rpc("get_version", json!({})) {
@@ -468,6 +490,31 @@ impl Regtest {
             daemon,
             dir,
         }
+    }
+
+    /// For a chain shared by all tests of a binary (kept in a static, whose
+    /// `Drop` never runs): a small `sh` watcher stops monerod and the wallet-rpc
+    /// processes by PID once the test process has exited, however it ended.
+    pub fn stop_when_tests_end(&self) {
+        let pids: Vec<String> = self
+            .wallets
+            .iter()
+            .filter_map(WalletRpc::pid)
+            .chain(self.daemon.pid())
+            .map(|p| p.to_string())
+            .collect();
+        let script = format!(
+            "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill {pids} 2>/dev/null; sleep 10; kill -9 {pids} 2>/dev/null; true",
+            me = std::process::id(),
+            pids = pids.join(" ")
+        );
+        std::process::Command::new("sh")
+            .args(["-c", &script])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sh starts");
     }
 
     /// Wallet-rpc number `i`.
