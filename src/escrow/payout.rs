@@ -222,21 +222,45 @@ impl Payouts {
         // the wallet named, until the fee used is the fee paid (it converges in
         // one rebuild: same inputs and outputs). If it keeps moving down, what is
         // left over (a few piconero) stays in the shop's wallet; never more.
+        //
+        // A rebuild must never add an output (a bigger transaction costs more
+        // than the fee just named, and an exactly funded wallet cannot pay it):
+        // so the guess leaves part of a small commission standing, keeping the
+        // fee address among the outputs from the first build. Should a rebuild
+        // still fail, the last build whose fee stayed within its plan is used;
+        // the difference stays in the shop's wallet.
         let total = i.shares.total();
         let mut fee = FEE_GUESS.min(total / 10);
+        if fee_address.is_some() && i.shares.commission > 0 && i.shares.commission <= fee {
+            fee = i.shares.commission / 2;
+        }
         let mut built = None;
-        for attempt in 0..3 {
+        let mut within_plan = None;
+        for attempt in 0..5 {
             let destinations = plan_for(fee)?;
-            let tx = self.wallet.transfer_unrelayed(&destinations).await?;
+            let tx = match self.wallet.transfer_unrelayed(&destinations).await {
+                Ok(tx) => tx,
+                Err(e) => match within_plan.take() {
+                    Some(last) => {
+                        built = Some(last);
+                        break;
+                    }
+                    None => return Err(e.into()),
+                },
+            };
             let tx_fee = i64::try_from(tx.fee).unwrap_or(i64::MAX);
-            if tx_fee == fee || plan_for(tx_fee)? == destinations || (attempt == 2 && tx_fee < fee)
+            if tx_fee == fee || plan_for(tx_fee)? == destinations || (attempt >= 2 && tx_fee < fee)
             {
                 built = Some((destinations, tx));
                 break;
             }
+            let planned = fee;
             fee = tx_fee;
+            if tx_fee <= planned {
+                within_plan = Some((destinations, tx));
+            }
         }
-        let Some((destinations, tx)) = built else {
+        let Some((destinations, tx)) = built.or(within_plan) else {
             return Err(PayoutError::Blocked(
                 "the network fee kept changing between builds".to_owned(),
             ));

@@ -105,9 +105,9 @@ pub async fn set_payout_address(
 
 /// Whether the order page asks the buyer for a refund address: the order has a
 /// payment request, none was given yet, and money may go back to the buyer (a
-/// payout with a buyer's share waits for it, the order is awaiting payment or
-/// disputed with money seen, it ended with money received, or more than the
-/// amount due arrived).
+/// payout with a buyer's share waits for it; money was seen while the order
+/// awaits payment or is disputed; more than the amount due arrived; or it ended
+/// and money arrived that no payout covers yet).
 pub fn refund_address_wanted(
     c: &rusqlite::Connection,
     order_id: i64,
@@ -129,13 +129,18 @@ pub fn refund_address_wanted(
     if seen == 0 {
         return Ok(false);
     }
-    let state = crate::store::orders::by_id(c, order_id)?.map(|o| o.state);
+    let Some(state) = crate::store::orders::by_id(c, order_id)?.map(|o| o.state) else {
+        return Ok(false);
+    };
     use super::orders::state::OrderState::*;
-    Ok(seen > req.amount_due
-        || matches!(
-            state,
-            Some(AwaitingPayment | Disputed | Cancelled | Expired | Resolved)
-        ))
+    Ok(match state {
+        // Under-paid orders may expire; disputes may end in a refund.
+        AwaitingPayment | Disputed => true,
+        // Over-payments go back when the order ends.
+        Paid | Shipped => seen > req.amount_due,
+        // Ended: money not yet allotted to a payout (late or still confirming).
+        _ => store::unallotted_seen(c, order_id)? > 0,
+    })
 }
 
 /// The buyer gives the order's refund address (once: it is fixed on the order

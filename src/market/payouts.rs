@@ -364,6 +364,75 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_payout_waits_for_the_vendor_address_and_keeps_the_one_it_got() {
+        let shop = Shop::new().await;
+        let o = shop.paid_order().await;
+        with_payment(&shop, o.id, &[(o.total, 10)]).await;
+        let (id, total) = (o.id, o.total);
+        shop.db
+            .write(move |c| {
+                c.execute(
+                    "UPDATE payment_requests SET amount_due_piconero = ?2 WHERE order_id = ?1",
+                    [id, total],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        for (who, action) in [
+            (&shop.vendor, Action::Ship),
+            (&shop.buyer, Action::Finalize),
+        ] {
+            orders::act(&shop.db, shop.timing, who, &o.public_id, action)
+                .await
+                .unwrap();
+        }
+        let open = || {
+            let db = shop.db.clone();
+            async move { db.read(|c| store::open_intents(c, 10)).await.unwrap() }
+        };
+        let waiting = intents(&shop, o.id).await;
+        assert_eq!(
+            waiting[0].missing_address(),
+            Some(store::MissingAddress::Vendor)
+        );
+        assert!(open().await.is_empty(), "not retried without an address");
+        let vendor_id = shop.vendor.account_id;
+        let filled = shop
+            .db
+            .write(move |c| store::set_payout_address(c, vendor_id, "first"))
+            .await
+            .unwrap();
+        assert_eq!(filled, 1);
+        assert_eq!(open().await.len(), 1);
+        // A later change does not redirect the payout already decided.
+        shop.db
+            .write(move |c| store::set_payout_address(c, vendor_id, "second"))
+            .await
+            .unwrap();
+        let i = &intents(&shop, o.id).await[0];
+        assert_eq!(i.vendor_address.as_deref(), Some("first"));
+        assert_eq!(i.missing_address(), None);
+        // The refund address is fixed once given.
+        let set = |a: &'static str| {
+            let db = shop.db.clone();
+            async move {
+                db.write(move |c| store::set_refund_address(c, id, a))
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(set("refund-1").await);
+        assert!(!set("refund-2").await);
+        let kept = shop
+            .db
+            .read(move |c| store::refund_address(c, id))
+            .await
+            .unwrap();
+        assert_eq!(kept.as_deref(), Some("refund-1"));
+    }
+
+    #[tokio::test]
     async fn orders_without_a_payment_request_or_money_write_no_intent() {
         let shop = Shop::new().await;
         let done = shop.completed_order().await;

@@ -123,6 +123,16 @@ pub fn received(
     )?)
 }
 
+/// Piconero an order received (pool included) that no payout intent covers yet.
+pub fn unallotted_seen(c: &Connection, order_id: i64) -> Result<i64, StoreError> {
+    Ok(c.query_row(
+        "SELECT coalesce(sum(amount_piconero), 0) FROM incoming_transfers
+         WHERE order_id = ?1 AND intent_id IS NULL",
+        [order_id],
+        |r| r.get(0),
+    )?)
+}
+
 /// The shares of a payout, piconero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Shares {
@@ -291,14 +301,18 @@ pub fn intents_of(c: &Connection, order_id: i64) -> Result<Vec<Intent>, StoreErr
 /// waiting for an address are left out (they cannot crowd out the rest). Least
 /// recently tried first, so one that keeps failing does not block the others.
 pub fn open_intents(c: &Connection, limit: i64) -> Result<Vec<Intent>, StoreError> {
-    let mut st = c.prepare(&format!(
+    let mut st = c.prepare(&open_intents_sql())?;
+    Ok(st.query_map([limit], intent)?.collect::<Result<_, _>>()?)
+}
+
+fn open_intents_sql() -> String {
+    format!(
         "SELECT {INTENT_COLUMNS} FROM payout_intents
          WHERE state IN ('pending', 'signed', 'relayed')
            AND NOT (state = 'pending' AND ((vendor_piconero > 0 AND vendor_address IS NULL)
                 OR (buyer_piconero > 0 AND buyer_address IS NULL)))
          ORDER BY updated_at, id LIMIT ?1"
-    ))?;
-    Ok(st.query_map([limit], intent)?.collect::<Result<_, _>>()?)
+    )
 }
 
 /// The transaction the wallet built for a pending intent, recorded before it is
@@ -529,13 +543,7 @@ mod tests {
     fn reconciliation_finds_open_intents_by_index() {
         let mut c = Connection::open_in_memory().unwrap();
         crate::store::migrate::apply(&mut c).unwrap();
-        let plan = crate::store::messages::query_plan(
-            &c,
-            &format!(
-                "SELECT {INTENT_COLUMNS} FROM payout_intents
-                 WHERE state IN ('pending', 'signed', 'relayed') ORDER BY id LIMIT 5"
-            ),
-        );
+        let plan = crate::store::messages::query_plan(&c, &open_intents_sql().replace("?1", "5"));
         assert!(plan.contains("payout_intents_open"), "{plan}");
     }
 }

@@ -493,28 +493,16 @@ impl Regtest {
     }
 
     /// For a chain shared by all tests of a binary (kept in a static, whose
-    /// `Drop` never runs): a small `sh` watcher stops monerod and the wallet-rpc
-    /// processes by PID once the test process has exited, however it ended.
+    /// `Drop` never runs): stops monerod and the wallet-rpc processes by PID
+    /// and removes the chain's directory once the test process has exited.
     pub fn stop_when_tests_end(&self) {
-        let pids: Vec<String> = self
+        let pids: Vec<u32> = self
             .wallets
             .iter()
             .filter_map(WalletRpc::pid)
             .chain(self.daemon.pid())
-            .map(|p| p.to_string())
             .collect();
-        let script = format!(
-            "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill {pids} 2>/dev/null; sleep 10; kill -9 {pids} 2>/dev/null; true",
-            me = std::process::id(),
-            pids = pids.join(" ")
-        );
-        std::process::Command::new("sh")
-            .args(["-c", &script])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sh starts");
+        stop_when_tests_end(&pids, Some(self.dir.path()));
     }
 
     /// Wallet-rpc number `i`.
@@ -540,4 +528,28 @@ impl Regtest {
             self.daemon.url()
         )
     }
+}
+
+/// Starts a small `sh` watcher that stops `pids` (SIGTERM, then SIGKILL after
+/// 10 s) and removes `dir` once this test process has exited, however it ended
+/// (for processes a `Drop` may never stop, e.g. when the test binary is killed).
+pub fn stop_when_tests_end(pids: &[u32], dir: Option<&Path>) {
+    let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+    let remove = dir
+        .map(|d| format!("rm -rf '{}';", d.display()))
+        .unwrap_or_default();
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill {pids} 2>/dev/null; sleep 10; kill -9 {pids} 2>/dev/null; {remove} true",
+        me = std::process::id(),
+        pids = pids.join(" ")
+    );
+    // Deliberately not waited for: it must outlive this process.
+    #[allow(clippy::zombie_processes)]
+    std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sh starts");
 }

@@ -4,7 +4,9 @@
 use std::os::unix::process::ExitStatusExt;
 use std::time::Duration;
 
-use crate::support::{COMMISSION, Setup, Shop, XMR, auto_refresh, chain, mine_until, wait_page};
+use crate::support::{
+    COMMISSION, Setup, Shop, XMR, auto_refresh, chain, guard_wallet, mine_until, wait_page,
+};
 
 /// The shop's wallet-rpc is stopped while the buyer pays and again while the
 /// order is finalized. Pages keep working, nothing is lost: once it is back
@@ -23,7 +25,8 @@ fn wallet_rpc_stopped_mid_flow_loses_nothing() {
     let body = shop.buyer.get(&order).body;
     assert!(body.contains("state-awaiting_payment"), "{body}");
     shop.wallet.restart();
-    shop.wallet.open_wallet("shop");
+    guard_wallet(&shop.wallet);
+    shop.wallet.open_wallet(&shop.wallet_name);
     auto_refresh(&shop.wallet);
     wait_page(&mut shop.buyer, &order, "state-paid", 90);
     assert_eq!(Shop::act(&mut shop.vendor, &order, "ship").status, 200);
@@ -39,7 +42,8 @@ fn wallet_rpc_stopped_mid_flow_loses_nothing() {
     );
     assert!(r.body.contains("being prepared"), "{}", r.body);
     shop.wallet.restart();
-    shop.wallet.open_wallet("shop");
+    guard_wallet(&shop.wallet);
+    shop.wallet.open_wallet(&shop.wallet_name);
     auto_refresh(&shop.wallet);
     assert_eq!(
         chain.wait_received(

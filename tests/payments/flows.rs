@@ -35,8 +35,7 @@ fn exact_payment_pays_vendor_and_operator_once_the_payout_address_is_set() {
     let page = shop.vendor.get(&order).body;
     assert!(page.contains("set your payout address"), "{page}");
     assert!(
-        page.contains("waiting for the vendor&#x27;s payout address")
-            || page.contains("waiting for the vendor's payout address"),
+        page.contains("waiting for the vendor&#39;s payout address"),
         "{page}"
     );
 
@@ -194,8 +193,8 @@ fn underpaid_and_late_payments_are_refunded_after_expiry() {
     );
     chain.pay(&late_address, 5 * XMR / 10);
     chain.mine(10);
-    let body = wait_page(&mut shop.buyer, &late, "refund-form", 60);
-    assert!(body.contains("0.5 XMR with 10 confirmations"), "{body}");
+    let body = wait_page(&mut shop.buyer, &late, "0.5 XMR with 10 confirmations", 60);
+    assert!(body.contains("refund-form"), "{body}");
     let (refund, refund_minor) = chain.receiver(shop.account, "buyer-late");
     assert_eq!(shop.give_refund_address(&late, &refund).status, 200);
     let got = chain.wait_received(shop.account, refund_minor, "refund of the late payment");

@@ -6,7 +6,6 @@
 //! would see (pages, amounts on chain), never for fixed block counts of others.
 
 #[path = "../common/mod.rs"]
-#[allow(dead_code)]
 mod common;
 
 mod support;

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::common::browser::Browser;
-use crate::common::regtest::{Regtest, WalletRpc};
+use crate::common::regtest::{Regtest, WalletRpc, stop_when_tests_end};
 use crate::common::{Opts, Resp, Souk, run};
 
 /// One piconero-exact XMR.
@@ -26,6 +26,8 @@ pub struct Chain {
     bank_address: String,
     /// Serializes the bank's transfers (one wallet, one spender at a time).
     bank: Mutex<()>,
+    /// Serializes mining.
+    miner: Mutex<()>,
     next_wallet: AtomicUsize,
 }
 
@@ -43,6 +45,7 @@ pub fn chain() -> &'static Chain {
             regtest,
             bank_address,
             bank: Mutex::new(()),
+            miner: Mutex::new(()),
             next_wallet: AtomicUsize::new(1),
         }
     })
@@ -53,9 +56,20 @@ impl Chain {
         self.regtest.wallet(0)
     }
 
-    /// Mines `n` blocks (to the bank).
+    /// Mines `n` blocks (to the bank), one test at a time: two miners on the
+    /// same tip get "Block not accepted" for one of them.
     pub fn mine(&self, n: u64) {
-        self.regtest.daemon.mine(n, &self.bank_address);
+        let _one = self.miner.lock().unwrap_or_else(|e| e.into_inner());
+        for _ in 0..5 {
+            match self.regtest.daemon.rpc(
+                "generateblocks",
+                json!({"amount_of_blocks": n, "wallet_address": self.bank_address}),
+            ) {
+                Ok(_) => return,
+                Err(e) => eprintln!("mining retried: {e:?}"),
+            }
+        }
+        panic!("monerod did not accept {n} mined blocks");
     }
 
     /// The bank pays `amount` to `address`, as a buyer's wallet would. When its
@@ -132,7 +146,8 @@ impl Chain {
     }
 
     /// Waits until `account`'s subaddress `minor` received something, mining a
-    /// block now and then so payouts confirm; returns the amounts.
+    /// block every few seconds as the network would (a shop wallet's change
+    /// unlocks after 10 blocks, and a payout may need it); returns the amounts.
     pub fn wait_received(&self, account: u64, minor: u64, what: &str) -> Vec<u64> {
         let deadline = Instant::now() + Duration::from_secs(90);
         loop {
@@ -141,18 +156,21 @@ impl Chain {
                 return got;
             }
             assert!(Instant::now() < deadline, "{what}: nothing arrived");
-            std::thread::sleep(Duration::from_millis(700));
+            std::thread::sleep(Duration::from_secs(3));
+            self.mine(1);
         }
     }
 
-    /// A wallet-rpc of its own for one shop, with the wallet "shop" open and
-    /// refreshing every second.
-    pub fn shop_wallet(&self) -> WalletRpc {
+    /// A wallet-rpc of its own for one shop, with a fresh wallet open and
+    /// refreshing every second: (process, wallet name).
+    pub fn shop_wallet(&self) -> (WalletRpc, String) {
         let n = self.next_wallet.fetch_add(1, Ordering::SeqCst);
         let w = WalletRpc::start(&self.regtest.daemon, self.regtest.dir.path(), n);
-        w.create_wallet("shop");
+        guard_wallet(&w);
+        let name = format!("shop{n}");
+        w.create_wallet(&name);
         auto_refresh(&w);
-        w
+        (w, name)
     }
 
     /// The `[monero]` section for a shop on `wallet`.
@@ -163,6 +181,17 @@ impl Chain {
             wallet.url()
         )
     }
+}
+
+/// Stops souk by PID should this test binary be killed (its `Drop` would not run).
+fn guard_souk(souk: &Souk) {
+    let pid = souk.child.as_ref().map(std::process::Child::id);
+    stop_when_tests_end(&pid.into_iter().collect::<Vec<_>>(), None);
+}
+
+/// Stops a (restarted) wallet-rpc by PID should this test binary be killed.
+pub fn guard_wallet(w: &WalletRpc) {
+    stop_when_tests_end(&w.pid().into_iter().collect::<Vec<_>>(), None);
 }
 
 /// Makes wallet-rpc scan new blocks every second (its default is 20 s).
@@ -202,6 +231,8 @@ pub struct Shop {
     pub souk: Souk,
     /// Its wallet-rpc.
     pub wallet: WalletRpc,
+    /// The wallet's file name (to open it again after a restart).
+    pub wallet_name: String,
     /// The vendor's browser.
     pub vendor: Browser,
     /// The buyer's browser.
@@ -219,7 +250,7 @@ impl Shop {
     /// Starts a shop for test `name`.
     pub fn start(name: &str, setup: Setup) -> Self {
         let chain = chain();
-        let wallet = chain.shop_wallet();
+        let (wallet, wallet_name) = chain.shop_wallet();
         let account = chain.account(name);
         let fee = chain.receiver(account, "operator");
         let opts = Opts {
@@ -243,6 +274,7 @@ impl Shop {
             env: opts.env.clone(),
             ..Opts::default()
         });
+        guard_souk(&souk);
         let config = souk.dir.path().join("souk.toml");
         let out = run(
             souk.dir.path(),
@@ -287,6 +319,7 @@ impl Shop {
         Self {
             souk,
             wallet,
+            wallet_name,
             vendor,
             buyer,
             listing,
@@ -311,6 +344,7 @@ impl Shop {
             ..Opts::default()
         };
         self.souk = Souk::start_in(dir, opts);
+        guard_souk(&self.souk);
         for b in [&mut self.vendor, &mut self.buyer] {
             let path = b.path.clone();
             *b = b.clone().moved_to(self.souk.shop);
@@ -384,8 +418,8 @@ pub fn mine_until(b: &mut Browser, path: &str, text: &str) -> String {
             return p.body;
         }
         assert!(Instant::now() < deadline, "no {text:?} on:\n{}", p.body);
-        chain().mine(2);
-        std::thread::sleep(Duration::from_millis(700));
+        chain().mine(1);
+        std::thread::sleep(Duration::from_secs(1));
     }
 }
 
