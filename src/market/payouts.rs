@@ -432,6 +432,95 @@ mod tests {
         assert_eq!(kept.as_deref(), Some("refund-1"));
     }
 
+    /// An order awaiting payment whose window closed a minute ago.
+    async fn overdue(shop: &Shop) -> crate::store::orders::OrderRow {
+        use crate::market::orders::{OrderInput, Timing};
+        let id = shop.listing_id;
+        let option = shop
+            .db
+            .read(move |c| Ok(crate::store::listings::get(c, id)?.unwrap().delivery[0].id))
+            .await
+            .unwrap();
+        let input = OrderInput {
+            listing_id: shop.listing_id,
+            quantity: "1".to_owned(),
+            delivery_option: option.to_string(),
+            delivery_note: String::new(),
+        };
+        let pid = orders::place(&shop.db, &None, shop.timing, &shop.buyer, &input)
+            .await
+            .unwrap();
+        let o = shop.order(&pid).await;
+        let closed = Timing {
+            payment_window_secs: -60,
+            ..shop.timing
+        };
+        orders::escrow_events::payment_requested(&shop.db, closed, o.id)
+            .await
+            .unwrap();
+        shop.order(&pid).await
+    }
+
+    async fn due_exactly(shop: &Shop, id: i64, total: i64) {
+        shop.db
+            .write(move |c| {
+                c.execute(
+                    "UPDATE payment_requests SET amount_due_piconero = ?2 WHERE order_id = ?1",
+                    [id, total],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_order_paid_in_full_by_its_deadline_waits_for_confirmations_within_the_grace() {
+        use crate::market::orders::jobs::expire_unpaid;
+        use crate::market::orders::state::OrderState;
+        let shop = Shop::new().await;
+        // Paid in full, still in the pool.
+        let full = overdue(&shop).await;
+        with_payment(&shop, full.id, &[(full.total, 0)]).await;
+        due_exactly(&shop, full.id, full.total).await;
+        // Under-paid: 0.4 of it confirmed.
+        let short = overdue(&shop).await;
+        with_payment(&shop, short.id, &[(short.total * 4 / 10, 10)]).await;
+        due_exactly(&shop, short.id, short.total).await;
+        // Nothing paid.
+        let none = overdue(&shop).await;
+        due_exactly(&shop, none.id, none.total).await;
+
+        assert_eq!(expire_unpaid(&shop.db, shop.timing).await.unwrap(), 2);
+        assert_eq!(
+            shop.order(&full.public_id).await.state,
+            OrderState::AwaitingPayment
+        );
+        assert_eq!(
+            shop.order(&short.public_id).await.state,
+            OrderState::Expired
+        );
+        assert_eq!(shop.order(&none.public_id).await.state, OrderState::Expired);
+        // The under-paid order's confirmed money is refundable.
+        let i = intents(&shop, short.id).await;
+        assert_eq!(i.len(), 1);
+        assert_eq!(
+            i[0].shares,
+            Shares {
+                vendor: 0,
+                buyer: short.total * 4 / 10,
+                commission: 0
+            }
+        );
+        // Past the grace it expires too, even paid in full.
+        let short_grace = crate::market::orders::Timing {
+            payment_grace_secs: 30,
+            ..shop.timing
+        };
+        assert_eq!(expire_unpaid(&shop.db, short_grace).await.unwrap(), 1);
+        assert_eq!(shop.order(&full.public_id).await.state, OrderState::Expired);
+    }
+
     #[tokio::test]
     async fn orders_without_a_payment_request_or_money_write_no_intent() {
         let shop = Shop::new().await;

@@ -553,3 +553,63 @@ pub fn stop_when_tests_end(pids: &[u32], dir: Option<&Path>) {
         .spawn()
         .expect("sh starts");
 }
+
+/// A valid address of another network (stagenet), for tests of the network
+/// check: an offline stagenet wallet-rpc in `dir` (login on) creates a wallet,
+/// names its address and is stopped by PID.
+pub fn stagenet_address(dir: &Path) -> String {
+    let port = free_port();
+    let wallets = dir.join("stagenet-wallets");
+    std::fs::create_dir_all(&wallets).unwrap();
+    let log = dir.join("stagenet-wallet-rpc.out");
+    let password = format!("pw-{port}-{}", std::process::id());
+    let child = tool("monero-wallet-rpc", "monero")
+        .args(["--stagenet", "--offline", "--rpc-ssl", "disabled"])
+        .args([
+            "--rpc-bind-ip",
+            "127.0.0.1",
+            "--rpc-bind-port",
+            &port.to_string(),
+        ])
+        .args(["--rpc-login", &format!("stagenet:{password}")])
+        .arg("--wallet-dir")
+        .arg(&wallets)
+        .arg("--log-file")
+        .arg(dir.join("stagenet-wallet-rpc.log"))
+        .args(["--log-level", "0", "--non-interactive"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("monero-wallet-rpc starts");
+    let mut proc = Proc {
+        name: "monero-wallet-rpc (stagenet)",
+        child: Some(child),
+        log,
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let login = Some(("stagenet", password.as_str()));
+    let deadline = Instant::now() + START_LIMIT;
+    while json_rpc(addr, login, "get_version", json!({})).is_err() {
+        proc.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "stagenet wallet-rpc did not answer"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    json_rpc(
+        addr,
+        login,
+        "create_wallet",
+        json!({"filename": "other-network", "password": "", "language": "English"}),
+    )
+    .unwrap();
+    let address =
+        json_rpc(addr, login, "get_address", json!({"account_index": 0})).unwrap()["address"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    proc.stop();
+    address
+}

@@ -1,6 +1,7 @@
 //! Paying for orders like a buyer does: exact, short then topped up, too much,
 //! too little until the window closes, and too late.
 
+use crate::common::regtest::stagenet_address;
 use crate::support::{COMMISSION, Setup, Shop, XMR, chain, fees_on, mine_until, wait_page};
 
 /// Exact payment, then completion. The vendor had not set a payout address:
@@ -43,6 +44,16 @@ fn exact_payment_pays_vendor_and_operator_once_the_payout_address_is_set() {
     let r = shop.set_payout_address(&chain.integrated());
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("Integrated addresses"), "{}", r.body);
+    let other = stagenet_address(shop.souk.dir.path());
+    let r = shop.set_payout_address(&other);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(
+        r.body.contains(
+            "That is a stagenet address, but this shop runs on mainnet: give a mainnet address."
+        ),
+        "{}",
+        r.body
+    );
     let r = shop.set_payout_address("not an address");
     assert_eq!(r.status, 422, "{}", r.body);
     assert!(r.body.contains("not a Monero address"), "{}", r.body);
