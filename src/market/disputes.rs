@@ -284,19 +284,10 @@ pub async fn decide(
     Ok(())
 }
 
-/// Hands a decided order to the escrow engine. Without an engine the payout waits
-/// for the escrow job, which picks up resolved orders with an outcome.
+/// Hands a decided order to the escrow engine, waiting for the wallet only
+/// briefly. Without an engine (or when it takes longer) the escrow job pays it.
 async fn pay_out(escrow: &SharedEscrow, order_id: i64) {
-    match escrow {
-        Some(engine) => {
-            if let Err(e) = engine.pay_out(order_id).await {
-                tracing::warn!(error = %e, "payout after a dispute decision failed; the escrow job retries it");
-            }
-        }
-        None => tracing::info!(
-            "dispute decided; no escrow engine is configured, the payout waits for the escrow job"
-        ),
-    }
+    super::payout_addresses::pay_out_soon(escrow, order_id).await;
 }
 
 #[cfg(test)]

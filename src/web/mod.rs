@@ -22,6 +22,7 @@ mod order_extras;
 mod orders;
 mod page_cache;
 mod pages;
+mod payout_settings;
 mod report;
 mod reviews;
 mod sell;
@@ -132,10 +133,18 @@ pub fn shop_router(state: AppState) -> Router {
         .route("/sell/new", get(sell::new_form).post(sell::create))
         .route("/sell/{id}/edit", get(sell::edit_form).post(sell::update))
         .route("/sell/{id}/state", post(sell::set_state))
+        .route(
+            "/sell/payout-address",
+            get(payout_settings::form).post(payout_settings::save),
+        )
         .route("/sell/images/{id}/delete", post(sell::delete_image))
         .route("/orders", get(orders::list))
         .route("/orders/{public_id}", get(orders::show))
         .route("/orders/{public_id}/action", post(orders::act))
+        .route(
+            "/orders/{public_id}/refund-address",
+            post(orders::refund_address),
+        )
         .route(
             "/orders/{public_id}/messages",
             get(messages::show).post(messages::post),
