@@ -67,6 +67,19 @@ enum Command {
         #[arg(value_name = "AMOUNT")]
         amount: Option<String>,
     },
+    /// The payment watcher on a private regtest chain with many open orders (bench/escrow.sh).
+    #[command(hide = true)]
+    BenchEscrow {
+        /// Open orders awaiting payment.
+        #[arg(long, default_value_t = 1000)]
+        orders: usize,
+        /// Watcher cycles timed.
+        #[arg(long, default_value_t = 20)]
+        cycles: usize,
+        /// Payments timed from their confirming block to paid.
+        #[arg(long, default_value_t = 5)]
+        payments: usize,
+    },
     /// Serve a file's bytes from memory through the shop's layers (benchmark baseline).
     #[command(hide = true)]
     BenchServe {
@@ -208,6 +221,19 @@ fn main() -> ExitCode {
                 .map_err(|e| vec![e])?;
             println!("paid from the demo wallet: transaction {tx}");
             Ok(())
+        }),
+        Command::BenchEscrow {
+            orders,
+            cycles,
+            payments,
+        } => runtime().and_then(|rt| {
+            rt.block_on(souk::demo::bench_escrow::run(
+                souk::demo::bench_escrow::BenchEscrow {
+                    orders,
+                    cycles,
+                    payments,
+                },
+            ))
         }),
         Command::BenchServe { file, listen } => {
             runtime().and_then(|rt| rt.block_on(souk::demo::bench_serve::run(&file, listen)))

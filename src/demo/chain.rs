@@ -396,6 +396,22 @@ impl Chain {
             .map_err(|e| e.to_string())
     }
 
+    /// Whether transaction `hash` is in a block yet (monerod keeps a
+    /// transaction from an offline node in its Dandelion++ stem for a while
+    /// before block templates take it).
+    pub async fn in_block(&self, hash: &str) -> Result<bool, String> {
+        let r: Value = self
+            .daemon
+            .plain(
+                "/get_transactions",
+                json!({"txs_hashes": [hash]}),
+                Retry::Safe,
+            )
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(r["txs"][0]["in_pool"].as_bool() == Some(false))
+    }
+
     /// A block every [`BLOCK_EVERY`] until `stop` is cancelled.
     pub async fn mine_until(self: Arc<Self>, stop: tokio_util::sync::CancellationToken) {
         loop {

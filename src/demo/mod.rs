@@ -6,6 +6,7 @@
 //! Hidden options size the data set for benchmarks (`--listings`, `--orders`,
 //! `--seed-only`); `bench_serve` is the hidden `souk bench-serve` baseline.
 
+pub mod bench_escrow;
 pub mod bench_serve;
 mod bulk;
 pub mod chain;
