@@ -189,7 +189,7 @@ fn demo_with_its_own_chain_takes_a_payment_and_stops_its_children() {
         String::from_utf8_lossy(&paid.stdout).contains("paid from the demo wallet"),
         "{paid:?}"
     );
-    let deadline = Instant::now() + Duration::from_secs(90);
+    let deadline = Instant::now() + Duration::from_secs(180);
     loop {
         let p = buyer.get(&order_path);
         if p.body.contains("state-paid") {

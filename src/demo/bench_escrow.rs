@@ -318,9 +318,17 @@ async fn time_payments(
         let hash = sent["tx_hash"].as_str().unwrap_or_default().to_owned();
         // The clock starts at the block that holds the payment.
         let waited = Instant::now();
+        let mut blocks = 0;
         let mined = loop {
             chain.mine(1).await.map_err(|e| vec![e])?;
+            blocks += 1;
             if chain.in_block(&hash).await.map_err(|e| vec![e])? {
+                if blocks > 1 {
+                    eprintln!(
+                        "bench-escrow: payment mined only in the {blocks}th block, {:.1} s after it was sent (monerod's Dandelion++ embargo)",
+                        waited.elapsed().as_secs_f64()
+                    );
+                }
                 break Instant::now();
             }
             if waited.elapsed() > Duration::from_secs(300) {
