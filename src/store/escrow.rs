@@ -518,6 +518,44 @@ pub fn expirable(
         .collect::<Result<_, _>>()?)
 }
 
+/// What a watched order received, piconero, counting transfers at least as deep
+/// as its payment request asks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Received {
+    /// Deep enough.
+    pub deep: i64,
+    /// Deep enough and allotted to no payout intent yet.
+    pub unallotted: i64,
+}
+
+/// [`Received`] for every order [`watched`] lists that received anything, in
+/// one query (the watcher's cost must not grow with one query per order).
+pub fn received_while_watched(
+    c: &Connection,
+    ended_since: i64,
+) -> Result<std::collections::HashMap<i64, Received>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT t.order_id,
+            coalesce(sum(t.amount_piconero) FILTER (WHERE t.confirmations >= p.confirmations), 0),
+            coalesce(sum(t.amount_piconero)
+                FILTER (WHERE t.confirmations >= p.confirmations AND t.intent_id IS NULL), 0)
+         FROM payment_requests p JOIN orders o ON o.id = p.order_id
+            JOIN incoming_transfers t ON t.order_id = p.order_id
+         WHERE o.ended_at IS NULL OR o.ended_at >= ?1
+         GROUP BY t.order_id",
+    )?;
+    let rows = st.query_map([ended_since], |r| {
+        Ok((
+            r.get(0)?,
+            Received {
+                deep: r.get(1)?,
+                unallotted: r.get(2)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The first transfer of an order that is `confirmations` deep and allotted to
 /// no intent, if any (its id names a late-payment intent).
 pub fn first_free_transfer(
