@@ -25,3 +25,4 @@ run:
 ## Benchmarks (not part of the test suite).
 bench: static
 	bash bench/foundation.sh
+	bash bench/escrow.sh

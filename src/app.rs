@@ -342,7 +342,9 @@ fn start_monitoring(jobs: &Jobs, state: &AppState) {
     }
     if monitor.shop.defined() {
         let (m, db) = (monitor.clone(), state.db.clone());
-        jobs.every("shop_figures", Duration::from_secs(15), move || {
+        // As fresh as the Monero poll, at most 15 s old.
+        let period = Duration::from_secs(state.config.monero.poll_interval_secs.clamp(1, 15));
+        jobs.every("shop_figures", period, move || {
             let (m, db) = (m.clone(), db.clone());
             async move { m.shop.run_once(&db).await }
         });

@@ -55,6 +55,31 @@ enum Command {
     /// Start a demo shop with vendors, listings, buyers and orders on 127.0.0.1,
     /// in a temporary data dir (removed on exit) unless --data-dir is given.
     Demo(DemoArgs),
+    /// Pay a demo order from the demo buyers' wallet (`souk demo` with its private chain).
+    DemoPay {
+        /// The running demo's data dir (the demo prints it).
+        #[arg(long, value_name = "DIR")]
+        demo_dir: PathBuf,
+        /// The order page's monero: link, or the address.
+        #[arg(value_name = "LINK_OR_ADDRESS")]
+        target: String,
+        /// The amount in XMR (when not in the link).
+        #[arg(value_name = "AMOUNT")]
+        amount: Option<String>,
+    },
+    /// The payment watcher on a private regtest chain with many open orders (bench/escrow.sh).
+    #[command(hide = true)]
+    BenchEscrow {
+        /// Open orders awaiting payment.
+        #[arg(long, default_value_t = 1000)]
+        orders: usize,
+        /// Watcher cycles timed.
+        #[arg(long, default_value_t = 20)]
+        cycles: usize,
+        /// Payments timed from their confirming block to paid.
+        #[arg(long, default_value_t = 5)]
+        payments: usize,
+    },
     /// Serve a file's bytes from memory through the shop's layers (benchmark baseline).
     #[command(hide = true)]
     BenchServe {
@@ -181,6 +206,34 @@ fn main() -> ExitCode {
                 orders: a.orders,
                 seed_only: a.seed_only,
             }))
+        }),
+        Command::DemoPay {
+            demo_dir,
+            target,
+            amount,
+        } => runtime().and_then(|rt| {
+            let tx = rt
+                .block_on(souk::demo::chain::pay(
+                    &demo_dir,
+                    &target,
+                    amount.as_deref(),
+                ))
+                .map_err(|e| vec![e])?;
+            println!("paid from the demo wallet: transaction {tx}");
+            Ok(())
+        }),
+        Command::BenchEscrow {
+            orders,
+            cycles,
+            payments,
+        } => runtime().and_then(|rt| {
+            rt.block_on(souk::demo::bench_escrow::run(
+                souk::demo::bench_escrow::BenchEscrow {
+                    orders,
+                    cycles,
+                    payments,
+                },
+            ))
         }),
         Command::BenchServe { file, listen } => {
             runtime().and_then(|rt| rt.block_on(souk::demo::bench_serve::run(&file, listen)))

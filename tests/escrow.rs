@@ -346,6 +346,7 @@ fn payouts_happen_exactly_once_across_crashes_and_races() {
                 Terms {
                     confirmations: 10,
                     commission_bps: COMMISSION_BPS as u32,
+                    network: Network::Regtest,
                 },
                 payouts,
             )));
@@ -638,8 +639,8 @@ fn a_buyer_pays_the_address_on_the_order_page_and_the_order_becomes_paid() {
     let body = wait_for(&mut buyer, "state-paid");
     assert!(!body.contains("To this address"), "{body}");
 
-    // The vendor's payout address (the settings form is not built yet: stored
-    // directly), then ship and finalize through the forms.
+    // The vendor sets the payout address in the settings form: junk is refused
+    // with a clear message and the input kept; a subaddress of a real wallet is saved.
     let vendor_sub = customer
         .rpc(
             "create_address",
@@ -647,13 +648,19 @@ fn a_buyer_pays_the_address_on_the_order_page_and_the_order_becomes_paid() {
         )
         .unwrap();
     let vendor_address = vendor_sub["address"].as_str().unwrap().to_owned();
-    let rt = tokio::runtime::Runtime::new().unwrap();
-    let (db, _) = souk::store::Db::open(&souk.data_dir().join("souk.db")).unwrap();
-    rt.block_on(db.write(move |c| {
-        let id = souk::store::accounts::id_by_name(c, "vendor")?.unwrap();
-        souk::store::escrow::set_payout_address(c, id, &vendor_address)
-    }))
-    .unwrap();
+    let junk = format!("8{}", &vendor_address[1..94]);
+    let r = vendor.post_form("/sell/payout-address", &[("address", &junk)]);
+    assert_eq!(r.status, 422, "{}", r.body);
+    assert!(r.body.contains("not a Monero address"), "{}", r.body);
+    assert!(r.body.contains(&junk), "the input is kept: {}", r.body);
+    let r = vendor.post_form("/sell/payout-address", &[("address", &vendor_address)]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert!(
+        r.body
+            .contains(&format!("id=\"current-payout-address\">{vendor_address}<")),
+        "{}",
+        r.body
+    );
     let r = vendor.post_form(&format!("{order_path}/action"), &[("action", "ship")]);
     assert_eq!(r.status, 200, "{}", r.body);
     let r = buyer.post_form(&format!("{order_path}/action"), &[("action", "finalize")]);

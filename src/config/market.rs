@@ -10,6 +10,9 @@ pub struct MarketConfig {
     pub open_vendor_signup: bool,
     /// Minutes a buyer has to pay before the order expires and its stock returns.
     pub payment_window_minutes: u64,
+    /// Minutes an order paid in full by its deadline (seen, not yet confirmed)
+    /// waits for its confirmations before it expires anyway.
+    pub payment_grace_minutes: u64,
     /// Days after shipping when an order completes by itself unless disputed.
     pub auto_finalize_days: u64,
     /// Days after an order ends when its delivery note is deleted.
@@ -25,6 +28,7 @@ impl Default for MarketConfig {
         Self {
             open_vendor_signup: false,
             payment_window_minutes: 120,
+            payment_grace_minutes: 120,
             auto_finalize_days: 14,
             delivery_note_purge_days: 30,
             cookie_secure: false,
@@ -41,6 +45,7 @@ impl MarketConfig {
             payment_window_secs: secs(self.payment_window_minutes, 60),
             auto_finalize_secs: secs(self.auto_finalize_days, 86_400),
             note_purge_secs: secs(self.delivery_note_purge_days, 86_400),
+            payment_grace_secs: secs(self.payment_grace_minutes, 60),
         }
     }
 }

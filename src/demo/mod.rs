@@ -6,14 +6,17 @@
 //! Hidden options size the data set for benchmarks (`--listings`, `--orders`,
 //! `--seed-only`); `bench_serve` is the hidden `souk bench-serve` baseline.
 
+pub mod bench_escrow;
 pub mod bench_serve;
 mod bulk;
+pub mod chain;
 pub mod pictures;
 mod seed;
 mod words;
 
 use std::net::{Ipv4Addr, SocketAddr, TcpListener};
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Instant;
 
 use crate::config::{Config, ListenAddr, Loaded};
@@ -165,6 +168,7 @@ pub async fn run(opts: DemoOptions) -> Result<(), Vec<String>> {
         ..Config::default()
     };
     config.shop.name = "souk demo".to_owned();
+    let chain = start_chain(&dir, &mut config).await;
     let shop = free_addr(8080).map_err(|e| vec![e])?;
     config.shop.listen = ListenAddr::Tcp(shop);
     config.metrics.listen = ListenAddr::Tcp(free_addr(0).map_err(|e| vec![e])?);
@@ -185,11 +189,74 @@ pub async fn run(opts: DemoOptions) -> Result<(), Vec<String>> {
         println!("  {:<10} {:<16} {}", l.role, l.username, l.password);
     }
     println!();
+    let stop_mining = tokio_util::sync::CancellationToken::new();
+    let miner = chain.as_ref().map(|c| {
+        print_payment_help(&dir);
+        tokio::spawn(c.clone().mine_until(stop_mining.clone()))
+    });
     println!("  Stop it with Ctrl-C.");
-    crate::app::serve(Loaded {
+    let served = crate::app::serve(Loaded {
         config,
         source: None,
     })
     .await
-    .map_err(|e| e.0)
+    .map_err(|e| e.0);
+    stop_mining.cancel();
+    if let Some(m) = miner {
+        let _ = m.await;
+    }
+    // The last handle: stops the wallets, then monerod.
+    drop(chain);
+    served
+}
+
+/// The private chain when monerod and monero-wallet-rpc are installed (and the
+/// shop configured for it), or `None` with one line saying why.
+async fn start_chain(dir: &std::path::Path, config: &mut Config) -> Option<Arc<chain::Chain>> {
+    if !chain::available() {
+        println!("{}", chain::INSTALL_HINT);
+        return None;
+    }
+    println!(
+        "souk demo: starting a private regtest Monero chain and mining {} blocks for the demo buyers' coins (about 30 s)",
+        chain::START_BLOCKS
+    );
+    let dir = dir.join("chain");
+    let started = Instant::now();
+    match chain::Chain::start(&dir).await {
+        Ok(c) => {
+            if let Err(e) = chain::publish(&c, &dir) {
+                println!("souk demo: {e}; running without payments");
+                return None;
+            }
+            chain::configure(&c, config);
+            println!(
+                "souk demo: chain ready in {:.1} s (monerod and monero-wallet-rpc pids {:?})",
+                started.elapsed().as_secs_f64(),
+                c.pids()
+            );
+            Some(Arc::new(c))
+        }
+        Err(e) => {
+            println!("souk demo: the demo chain did not start ({e}); running without payments");
+            None
+        }
+    }
+}
+
+fn print_payment_help(dir: &std::path::Path) {
+    let exe = std::env::current_exe()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|_| "souk".to_owned());
+    println!(
+        "  Payments: a private regtest chain, a block every {} s; 2 confirmations make an order paid.",
+        chain::BLOCK_EVERY.as_secs()
+    );
+    println!("  Demo buyers pay from the demo wallet: sign in as a buyer, order something, copy");
+    println!("  the order page's monero: link and run");
+    println!(
+        "    {exe} demo-pay --demo-dir {} 'monero:ADDRESS?tx_amount=AMOUNT'",
+        dir.display()
+    );
+    println!();
 }

@@ -18,6 +18,8 @@ pub struct Terms {
     pub confirmations: u64,
     /// Commission, basis points of the vendor's part.
     pub commission_bps: u32,
+    /// The network every address souk accepts must be on.
+    pub network: crate::config::Network,
 }
 
 /// The managed escrow engine.
@@ -110,6 +112,18 @@ impl Escrow for ManagedEscrow {
         Box::pin(async move {
             self.payouts
                 .pay_order(order_id)
+                .await
+                .map_err(|e| EscrowError::Unavailable(e.to_string()))
+        })
+    }
+
+    fn check_address<'a>(
+        &'a self,
+        address: &'a str,
+    ) -> EscrowFuture<'a, Result<Result<(), String>, EscrowError>> {
+        Box::pin(async move {
+            self.wallet
+                .check_address(address, self.terms.network)
                 .await
                 .map_err(|e| EscrowError::Unavailable(e.to_string()))
         })

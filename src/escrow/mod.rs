@@ -41,6 +41,7 @@ pub fn build(config: &Config, db: &Db) -> Result<Option<Arc<ManagedEscrow>>, Vec
         Terms {
             confirmations: config.escrow.confirmations,
             commission_bps: config.escrow.commission_bps,
+            network: config.monero.network,
         },
         payouts,
     ))))
@@ -60,6 +61,15 @@ pub fn start_jobs(jobs: &Jobs, config: &Config, db: &Db, engine: Arc<ManagedEscr
         let (e, db) = (e.clone(), d.clone());
         async move {
             let cycle = watcher::watch_once(&db, e.wallet(), timing).await;
+            if cycle.is_ok() {
+                // Expiry right after a fresh look at the payments: an order paid
+                // in full by its deadline (pool included) waits for its
+                // confirmations within the grace instead of expiring (the
+                // market's minute job does the same without escrow).
+                crate::market::orders::jobs::expire_unpaid(&db, timing)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
             // Payouts go on even when the watcher could not ask the wallet.
             let reconciled = e.payouts.reconcile().await.map_err(|e| e.to_string());
             cycle.map(|_| ())?;

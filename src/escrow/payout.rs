@@ -10,8 +10,14 @@
 //!    in the wallet (`get_transfer_by_txid`).
 //! 3. relayed: confirmed once the transfer is `final_confirmations` deep.
 //!
-//! Addresses come from stored settings (the vendor's payout address, the buyer's
-//! refund address, the configured fee address), never from a request.
+//! Addresses come from stored settings frozen on the intent when the order ended
+//! (the vendor's payout address, the buyer's refund address; one given later
+//! only fills a missing one) and the configured fee address, never from a request.
+//!
+//! Fault injection (debug builds only, for the crash test): with the environment
+//! variable `PAYFLOW_FAULT_AFTER_RELAY=/path`, souk writes the relayed hash to
+//! that file right after the wallet accepted a payout and SIGKILLs itself before
+//! recording the relay. Release builds do not contain the hook.
 
 use std::sync::Arc;
 
@@ -197,11 +203,8 @@ impl Payouts {
 
     /// pending -> signed. Ok(true) when the intent moved.
     async fn sign(&self, i: &Intent) -> Result<bool, PayoutError> {
-        let order_id = i.order_id;
-        let (vendor, buyer) = self
-            .db
-            .read(move |c| store::payout_addresses(c, order_id))
-            .await?;
+        // The addresses frozen on the intent, never anything from a request.
+        let (vendor, buyer) = (&i.vendor_address, &i.buyer_address);
         let fee_address = self.fee_address.as_deref();
         let plan_for = |fee: i64| {
             plan(
@@ -219,21 +222,45 @@ impl Payouts {
         // the wallet named, until the fee used is the fee paid (it converges in
         // one rebuild: same inputs and outputs). If it keeps moving down, what is
         // left over (a few piconero) stays in the shop's wallet; never more.
+        //
+        // A rebuild must never add an output (a bigger transaction costs more
+        // than the fee just named, and an exactly funded wallet cannot pay it):
+        // so the guess leaves part of a small commission standing, keeping the
+        // fee address among the outputs from the first build. Should a rebuild
+        // still fail, the last build whose fee stayed within its plan is used;
+        // the difference stays in the shop's wallet.
         let total = i.shares.total();
         let mut fee = FEE_GUESS.min(total / 10);
+        if fee_address.is_some() && i.shares.commission > 0 && i.shares.commission <= fee {
+            fee = i.shares.commission / 2;
+        }
         let mut built = None;
-        for attempt in 0..3 {
+        let mut within_plan = None;
+        for attempt in 0..5 {
             let destinations = plan_for(fee)?;
-            let tx = self.wallet.transfer_unrelayed(&destinations).await?;
+            let tx = match self.wallet.transfer_unrelayed(&destinations).await {
+                Ok(tx) => tx,
+                Err(e) => match within_plan.take() {
+                    Some(last) => {
+                        built = Some(last);
+                        break;
+                    }
+                    None => return Err(e.into()),
+                },
+            };
             let tx_fee = i64::try_from(tx.fee).unwrap_or(i64::MAX);
-            if tx_fee == fee || plan_for(tx_fee)? == destinations || (attempt == 2 && tx_fee < fee)
+            if tx_fee == fee || plan_for(tx_fee)? == destinations || (attempt >= 2 && tx_fee < fee)
             {
                 built = Some((destinations, tx));
                 break;
             }
+            let planned = fee;
             fee = tx_fee;
+            if tx_fee <= planned {
+                within_plan = Some((destinations, tx));
+            }
         }
-        let Some((destinations, tx)) = built else {
+        let Some((destinations, tx)) = built.or(within_plan) else {
             return Err(PayoutError::Blocked(
                 "the network fee kept changing between builds".to_owned(),
             ));
@@ -270,7 +297,10 @@ impl Payouts {
             ));
         };
         match self.wallet.relay_tx(metadata).await {
-            Ok(relayed) if relayed == hash => {}
+            Ok(relayed) if relayed == hash => {
+                #[cfg(debug_assertions)]
+                fault_after_relay(&hash);
+            }
             Ok(other) => {
                 return Err(PayoutError::Blocked(format!(
                     "the wallet relayed {other} instead of {hash}"
@@ -311,6 +341,18 @@ impl Payouts {
                 .await?),
             _ => Ok(false),
         }
+    }
+}
+
+/// The crash test's hook (debug builds only): see the module documentation.
+#[cfg(debug_assertions)]
+fn fault_after_relay(hash: &str) {
+    let Some(path) = std::env::var_os("PAYFLOW_FAULT_AFTER_RELAY") else {
+        return;
+    };
+    if std::fs::write(&path, hash).is_ok() {
+        let me = rustix::process::getpid();
+        let _ = rustix::process::kill_process(me, rustix::process::Signal::KILL);
     }
 }
 

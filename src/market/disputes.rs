@@ -10,7 +10,7 @@ use super::orders::{self, OrderView, Relation, Timing, apply_with, party};
 use super::text::bounded;
 use super::{MarketError, MarketResult};
 use crate::store::orders::{self as order_store, Event, OrderRow};
-use crate::store::{Db, audit, disputes as store};
+use crate::store::{Db, accounts, audit, disputes as store, notifications};
 
 pub use crate::store::disputes::DisputeRow;
 
@@ -46,12 +46,27 @@ pub async fn open(
     }
     let reason = bounded("The reason", reason, 10, 2000)?;
     let (order_id, by) = (view.order.id, viewer.account_id);
+    let parties = [view.order.buyer_id, view.order.vendor_id];
+    let public_id = view.order.public_id.clone();
     let why = match view.relation {
         Relation::Buyer => "dispute opened by the buyer",
         _ => "dispute opened by the vendor",
     };
     let also: orders::AlsoInTransaction = Box::new(move |c, t| {
-        store::insert(c, order_id, by, &reason, t)?;
+        let dispute = store::insert(c, order_id, by, &reason, t)?;
+        // Every arbiter who is not a party hears of it; one of them takes it.
+        for arbiter in accounts::with_role(c, "arbiter")? {
+            if !parties.contains(&arbiter) {
+                notifications::push(
+                    c,
+                    arbiter,
+                    "dispute_opened",
+                    &format!("A dispute was opened on order {public_id}."),
+                    &format!("/disputes/{dispute}"),
+                    t,
+                )?;
+            }
+        }
         Ok(())
     });
     apply_with(
@@ -269,19 +284,10 @@ pub async fn decide(
     Ok(())
 }
 
-/// Hands a decided order to the escrow engine. Without an engine the payout waits
-/// for the escrow job, which picks up resolved orders with an outcome.
+/// Hands a decided order to the escrow engine, waiting for the wallet only
+/// briefly. Without an engine (or when it takes longer) the escrow job pays it.
 async fn pay_out(escrow: &SharedEscrow, order_id: i64) {
-    match escrow {
-        Some(engine) => {
-            if let Err(e) = engine.pay_out(order_id).await {
-                tracing::warn!(error = %e, "payout after a dispute decision failed; the escrow job retries it");
-            }
-        }
-        None => tracing::info!(
-            "dispute decided; no escrow engine is configured, the payout waits for the escrow job"
-        ),
-    }
+    super::payout_addresses::pay_out_soon(escrow, order_id).await;
 }
 
 #[cfg(test)]

@@ -88,6 +88,13 @@ pub trait Escrow: Send + Sync {
     /// Pays out an order whose outcome is fixed (its state change already recorded
     /// the outcome in the same transaction). Must be idempotent.
     fn pay_out(&self, order_id: i64) -> EscrowFuture<'_, Result<(), EscrowError>>;
+
+    /// Checks an address a person typed (payout or refund address): `Ok(Err(line))`
+    /// says what is wrong with it (not an address, integrated, another network).
+    fn check_address<'a>(
+        &'a self,
+        address: &'a str,
+    ) -> EscrowFuture<'a, Result<Result<(), String>, EscrowError>>;
 }
 
 /// The engine in use, if any.

@@ -14,6 +14,7 @@ pub mod moderation;
 pub mod money;
 pub mod notifications;
 pub mod orders;
+pub mod payout_addresses;
 pub mod payouts;
 pub mod reviews;
 pub mod site;

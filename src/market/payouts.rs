@@ -115,10 +115,59 @@ pub struct PaymentView {
     pub seen: i64,
     /// Of that, deep enough to count.
     pub confirmed: i64,
+    /// Still to pay (amount due minus seen, at least 0).
+    pub missing: i64,
     /// Confirmations that count.
     pub confirmations: i64,
     /// `monero:ADDRESS?tx_amount=X` with the exact amount.
     pub uri: String,
+    /// The buyer's refund address, once given (fixed from then on).
+    pub refund_address: Option<String>,
+    /// The buyer is asked for a refund address.
+    pub refund_wanted: bool,
+    /// A payout waits for the vendor's payout address.
+    pub waits_for_vendor: bool,
+    /// The order's payouts, oldest first.
+    pub payouts: Vec<PayoutLine>,
+}
+
+/// One payout as the order page shows it.
+#[derive(Debug, Clone)]
+pub struct PayoutLine {
+    /// To the vendor, piconero.
+    pub vendor: i64,
+    /// To the buyer, piconero.
+    pub buyer: i64,
+    /// Commission, piconero.
+    pub commission: i64,
+    /// Where it is, in words.
+    pub status: &'static str,
+    /// Transaction hash once built.
+    pub tx_hash: Option<String>,
+    /// Network fee once built, piconero.
+    pub fee: Option<i64>,
+}
+
+impl PayoutLine {
+    fn of(i: &store::Intent) -> Self {
+        let status = match (i.state.as_str(), i.missing_address()) {
+            (_, Some(store::MissingAddress::Vendor)) => "waiting for the vendor's payout address",
+            (_, Some(store::MissingAddress::Buyer)) => "waiting for the buyer's refund address",
+            ("pending", None) => "being prepared",
+            ("signed", _) => "being sent",
+            ("relayed", _) => "sent, waiting for confirmations",
+            ("confirmed", _) => "confirmed",
+            _ => "failed: the operator was told",
+        };
+        Self {
+            vendor: i.shares.vendor,
+            buyer: i.shares.buyer,
+            commission: i.shares.commission,
+            status,
+            tx_hash: i.tx_hash.clone(),
+            fee: i.fee,
+        }
+    }
 }
 
 /// The payment details of an order, if it has a payment request (the caller
@@ -138,13 +187,21 @@ pub async fn payment_view(
                 req.address,
                 super::Piconero::from_i64(req.amount_due)
             );
+            let intents = store::intents_of(c, order_id)?;
             Ok(Some(PaymentView {
                 address: req.address,
                 amount_due: req.amount_due,
                 seen,
                 confirmed,
+                missing: (req.amount_due - seen).max(0),
                 confirmations: req.confirmations,
                 uri,
+                refund_address: store::refund_address(c, order_id)?,
+                refund_wanted: super::payout_addresses::refund_address_wanted(c, order_id)?,
+                waits_for_vendor: intents
+                    .iter()
+                    .any(|i| i.missing_address() == Some(store::MissingAddress::Vendor)),
+                payouts: intents.iter().map(PayoutLine::of).collect(),
             }))
         })
         .await?)
@@ -304,6 +361,164 @@ mod tests {
             .await
             .unwrap();
         assert_eq!((seen, deep, free), (o.total + 5, o.total, 0));
+    }
+
+    #[tokio::test]
+    async fn a_payout_waits_for_the_vendor_address_and_keeps_the_one_it_got() {
+        let shop = Shop::new().await;
+        let o = shop.paid_order().await;
+        with_payment(&shop, o.id, &[(o.total, 10)]).await;
+        let (id, total) = (o.id, o.total);
+        shop.db
+            .write(move |c| {
+                c.execute(
+                    "UPDATE payment_requests SET amount_due_piconero = ?2 WHERE order_id = ?1",
+                    [id, total],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+        for (who, action) in [
+            (&shop.vendor, Action::Ship),
+            (&shop.buyer, Action::Finalize),
+        ] {
+            orders::act(&shop.db, shop.timing, who, &o.public_id, action)
+                .await
+                .unwrap();
+        }
+        let open = || {
+            let db = shop.db.clone();
+            async move { db.read(|c| store::open_intents(c, 10)).await.unwrap() }
+        };
+        let waiting = intents(&shop, o.id).await;
+        assert_eq!(
+            waiting[0].missing_address(),
+            Some(store::MissingAddress::Vendor)
+        );
+        assert!(open().await.is_empty(), "not retried without an address");
+        let vendor_id = shop.vendor.account_id;
+        let filled = shop
+            .db
+            .write(move |c| store::set_payout_address(c, vendor_id, "first"))
+            .await
+            .unwrap();
+        assert_eq!(filled, 1);
+        assert_eq!(open().await.len(), 1);
+        // A later change does not redirect the payout already decided.
+        shop.db
+            .write(move |c| store::set_payout_address(c, vendor_id, "second"))
+            .await
+            .unwrap();
+        let i = &intents(&shop, o.id).await[0];
+        assert_eq!(i.vendor_address.as_deref(), Some("first"));
+        assert_eq!(i.missing_address(), None);
+        // The refund address is fixed once given.
+        let set = |a: &'static str| {
+            let db = shop.db.clone();
+            async move {
+                db.write(move |c| store::set_refund_address(c, id, a))
+                    .await
+                    .unwrap()
+            }
+        };
+        assert!(set("refund-1").await);
+        assert!(!set("refund-2").await);
+        let kept = shop
+            .db
+            .read(move |c| store::refund_address(c, id))
+            .await
+            .unwrap();
+        assert_eq!(kept.as_deref(), Some("refund-1"));
+    }
+
+    /// An order awaiting payment whose window closed a minute ago.
+    async fn overdue(shop: &Shop) -> crate::store::orders::OrderRow {
+        use crate::market::orders::{OrderInput, Timing};
+        let id = shop.listing_id;
+        let option = shop
+            .db
+            .read(move |c| Ok(crate::store::listings::get(c, id)?.unwrap().delivery[0].id))
+            .await
+            .unwrap();
+        let input = OrderInput {
+            listing_id: shop.listing_id,
+            quantity: "1".to_owned(),
+            delivery_option: option.to_string(),
+            delivery_note: String::new(),
+        };
+        let pid = orders::place(&shop.db, &None, shop.timing, &shop.buyer, &input)
+            .await
+            .unwrap();
+        let o = shop.order(&pid).await;
+        let closed = Timing {
+            payment_window_secs: -60,
+            ..shop.timing
+        };
+        orders::escrow_events::payment_requested(&shop.db, closed, o.id)
+            .await
+            .unwrap();
+        shop.order(&pid).await
+    }
+
+    async fn due_exactly(shop: &Shop, id: i64, total: i64) {
+        shop.db
+            .write(move |c| {
+                c.execute(
+                    "UPDATE payment_requests SET amount_due_piconero = ?2 WHERE order_id = ?1",
+                    [id, total],
+                )?;
+                Ok(())
+            })
+            .await
+            .unwrap();
+    }
+
+    #[tokio::test]
+    async fn an_order_paid_in_full_by_its_deadline_waits_for_confirmations_within_the_grace() {
+        use crate::market::orders::jobs::expire_unpaid;
+        use crate::market::orders::state::OrderState;
+        let shop = Shop::new().await;
+        // Paid in full, still in the pool.
+        let full = overdue(&shop).await;
+        with_payment(&shop, full.id, &[(full.total, 0)]).await;
+        due_exactly(&shop, full.id, full.total).await;
+        // Under-paid: 0.4 of it confirmed.
+        let short = overdue(&shop).await;
+        with_payment(&shop, short.id, &[(short.total * 4 / 10, 10)]).await;
+        due_exactly(&shop, short.id, short.total).await;
+        // Nothing paid.
+        let none = overdue(&shop).await;
+        due_exactly(&shop, none.id, none.total).await;
+
+        assert_eq!(expire_unpaid(&shop.db, shop.timing).await.unwrap(), 2);
+        assert_eq!(
+            shop.order(&full.public_id).await.state,
+            OrderState::AwaitingPayment
+        );
+        assert_eq!(
+            shop.order(&short.public_id).await.state,
+            OrderState::Expired
+        );
+        assert_eq!(shop.order(&none.public_id).await.state, OrderState::Expired);
+        // The under-paid order's confirmed money is refundable.
+        let i = intents(&shop, short.id).await;
+        assert_eq!(i.len(), 1);
+        assert_eq!(
+            i[0].shares,
+            Shares {
+                vendor: 0,
+                buyer: short.total * 4 / 10,
+                commission: 0
+            }
+        );
+        // Past the grace it expires too, even paid in full.
+        let short_grace = crate::market::orders::Timing {
+            payment_grace_secs: 30,
+            ..shop.timing
+        };
+        assert_eq!(expire_unpaid(&shop.db, short_grace).await.unwrap(), 1);
+        assert_eq!(shop.order(&full.public_id).await.state, OrderState::Expired);
     }
 
     #[tokio::test]

@@ -7,6 +7,7 @@
 //! typed params/result and the right [`Retry`]: `Safe` for reads, `Never` for
 //! anything that moves money or creates state (the caller reconciles instead).
 
+mod address;
 mod daemon;
 mod error;
 mod rpc;
@@ -17,6 +18,7 @@ mod wallet_multisig;
 use std::sync::Arc;
 use std::time::Duration;
 
+pub use address::check_address_offline;
 pub use daemon::{BlockHeader, DaemonClient, DaemonInfo, PoolStats, RpcVersion};
 pub use error::{MoneroError, WALLET_RPC_NO_WALLET_FILE};
 pub use rpc::{Retry, RpcClient, Target, Timeouts};

@@ -109,12 +109,12 @@ pub struct KnownTransfer {
 
 /// `validate_address` answer.
 #[derive(Debug, Clone, Deserialize)]
-struct Validity {
-    valid: bool,
+pub(super) struct Validity {
+    pub(super) valid: bool,
     #[serde(default)]
-    integrated: bool,
+    pub(super) integrated: bool,
     #[serde(default)]
-    nettype: String,
+    pub(super) nettype: String,
 }
 
 /// monero-wallet-rpc's code for "transaction not found" (get_transfer_by_txid).
@@ -292,7 +292,7 @@ fn address_nettype(network: Network) -> &'static str {
     }
 }
 
-fn judge_address(v: &Validity, network: Network) -> Result<(), String> {
+pub(super) fn judge_address(v: &Validity, network: Network) -> Result<(), String> {
     if !v.valid {
         return Err("That is not a Monero address: copy it again from your wallet.".to_owned());
     }

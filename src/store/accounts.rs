@@ -220,6 +220,18 @@ pub fn grant_role(
     Ok(())
 }
 
+/// Accounts holding a role, active ones only (for notifying every arbiter).
+pub fn with_role(c: &Connection, role: &str) -> Result<Vec<i64>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT r.account_id FROM account_roles r JOIN accounts a ON a.id = r.account_id
+         WHERE r.role = ?1 AND a.status = 'active' ORDER BY r.account_id",
+    )?;
+    let ids = st
+        .query_map([role], |r| r.get(0))?
+        .collect::<Result<Vec<i64>, _>>()?;
+    Ok(ids)
+}
+
 /// Revokes a role; false when it was not held.
 pub fn revoke_role(c: &Connection, id: i64, role: &str) -> Result<bool, StoreError> {
     Ok(c.execute(

@@ -123,6 +123,16 @@ pub fn received(
     )?)
 }
 
+/// Piconero an order received (pool included) that no payout intent covers yet.
+pub fn unallotted_seen(c: &Connection, order_id: i64) -> Result<i64, StoreError> {
+    Ok(c.query_row(
+        "SELECT coalesce(sum(amount_piconero), 0) FROM incoming_transfers
+         WHERE order_id = ?1 AND intent_id IS NULL",
+        [order_id],
+        |r| r.get(0),
+    )?)
+}
+
 /// The shares of a payout, piconero.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Shares {
@@ -172,6 +182,16 @@ pub fn insert_intent(
         return Ok(None);
     }
     let id = c.last_insert_rowid();
+    // The addresses in force now are frozen on the intent (one given later fills
+    // only what is still missing: see set_payout_address / set_refund_address).
+    c.execute(
+        "UPDATE payout_intents SET
+            vendor_address = (SELECT a.payout_address FROM orders o JOIN accounts a ON a.id = o.vendor_id
+                              WHERE o.id = ?2),
+            buyer_address = (SELECT refund_address FROM orders WHERE id = ?2)
+         WHERE id = ?1",
+        params![id, order_id],
+    )?;
     c.execute(
         "UPDATE incoming_transfers SET intent_id = ?2
          WHERE order_id = ?1 AND intent_id IS NULL AND confirmations >= ?3",
@@ -209,11 +229,39 @@ pub struct Intent {
     pub attempts: i64,
     /// Last failure, if any.
     pub last_error: Option<String>,
+    /// The vendor's payout address frozen on the intent (None: not set yet).
+    pub vendor_address: Option<String>,
+    /// The buyer's refund address frozen on the intent (None: not given yet).
+    pub buyer_address: Option<String>,
+}
+
+impl Intent {
+    /// What the intent waits for before it can be paid, if anything.
+    pub fn missing_address(&self) -> Option<MissingAddress> {
+        if self.state != "pending" {
+            None
+        } else if self.shares.vendor > 0 && self.vendor_address.is_none() {
+            Some(MissingAddress::Vendor)
+        } else if self.shares.buyer > 0 && self.buyer_address.is_none() {
+            Some(MissingAddress::Buyer)
+        } else {
+            None
+        }
+    }
+}
+
+/// Whose address a pending intent waits for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MissingAddress {
+    /// The vendor has no payout address.
+    Vendor,
+    /// The buyer has given no refund address.
+    Buyer,
 }
 
 const INTENT_COLUMNS: &str = "id, order_id, kind, idempotency_key, vendor_piconero, buyer_piconero,
     commission_piconero, state, destinations, tx_hash, tx_key, tx_metadata, fee_piconero, attempts,
-    last_error";
+    last_error, vendor_address, buyer_address";
 
 fn intent(r: &rusqlite::Row<'_>) -> rusqlite::Result<Intent> {
     Ok(Intent {
@@ -234,6 +282,8 @@ fn intent(r: &rusqlite::Row<'_>) -> rusqlite::Result<Intent> {
         fee: r.get(12)?,
         attempts: r.get(13)?,
         last_error: r.get(14)?,
+        vendor_address: r.get(15)?,
+        buyer_address: r.get(16)?,
     })
 }
 
@@ -247,14 +297,22 @@ pub fn intents_of(c: &Connection, order_id: i64) -> Result<Vec<Intent>, StoreErr
         .collect::<Result<_, _>>()?)
 }
 
-/// Intents not yet final (pending, signed, relayed), oldest first: what
-/// reconciliation finishes.
+/// Intents not yet final (pending, signed, relayed) that can move: pending ones
+/// waiting for an address are left out (they cannot crowd out the rest). Least
+/// recently tried first, so one that keeps failing does not block the others.
 pub fn open_intents(c: &Connection, limit: i64) -> Result<Vec<Intent>, StoreError> {
-    let mut st = c.prepare(&format!(
-        "SELECT {INTENT_COLUMNS} FROM payout_intents
-         WHERE state IN ('pending', 'signed', 'relayed') ORDER BY id LIMIT ?1"
-    ))?;
+    let mut st = c.prepare(&open_intents_sql())?;
     Ok(st.query_map([limit], intent)?.collect::<Result<_, _>>()?)
+}
+
+fn open_intents_sql() -> String {
+    format!(
+        "SELECT {INTENT_COLUMNS} FROM payout_intents
+         WHERE state IN ('pending', 'signed', 'relayed')
+           AND NOT (state = 'pending' AND ((vendor_piconero > 0 AND vendor_address IS NULL)
+                OR (buyer_piconero > 0 AND buyer_address IS NULL)))
+         ORDER BY updated_at, id LIMIT ?1"
+    )
 }
 
 /// The transaction the wallet built for a pending intent, recorded before it is
@@ -314,42 +372,79 @@ pub fn note_failure(c: &Connection, id: i64, error: &str, now: i64) -> Result<()
     Ok(())
 }
 
-/// Where an order's shares go, from stored settings: (vendor payout address, buyer refund address).
-pub fn payout_addresses(
-    c: &Connection,
-    order_id: i64,
-) -> Result<(Option<String>, Option<String>), StoreError> {
-    Ok(c
-        .query_row(
-            "SELECT a.payout_address, o.refund_address FROM orders o JOIN accounts a ON a.id = o.vendor_id
-             WHERE o.id = ?1",
-            [order_id],
-            |r| Ok((r.get(0)?, r.get(1)?)),
-        )
-        .optional()?
-        .unwrap_or((None, None)))
-}
-
-/// Sets a vendor's payout address (already validated by the caller).
+/// Sets a vendor's payout address (already validated by the caller) and gives
+/// it to the vendor's pending intents that wait for one. Returns how many
+/// intents it filled.
 pub fn set_payout_address(
     c: &Connection,
     account_id: i64,
     address: &str,
-) -> Result<(), StoreError> {
+) -> Result<usize, StoreError> {
     c.execute(
         "UPDATE accounts SET payout_address = ?2 WHERE id = ?1",
         params![account_id, address],
     )?;
-    Ok(())
+    Ok(c.execute(
+        "UPDATE payout_intents SET vendor_address = ?2
+         WHERE state = 'pending' AND vendor_address IS NULL
+           AND order_id IN (SELECT id FROM orders WHERE vendor_id = ?1)",
+        params![account_id, address],
+    )?)
 }
 
-/// Sets an order's refund address (already validated by the caller).
-pub fn set_refund_address(c: &Connection, order_id: i64, address: &str) -> Result<(), StoreError> {
-    c.execute(
-        "UPDATE orders SET refund_address = ?2 WHERE id = ?1",
+/// A vendor's payout address, if set.
+pub fn payout_address(c: &Connection, account_id: i64) -> Result<Option<String>, StoreError> {
+    Ok(c.query_row(
+        "SELECT payout_address FROM accounts WHERE id = ?1",
+        [account_id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .flatten())
+}
+
+/// Fixes an order's refund address (already validated by the caller) and gives
+/// it to the order's pending intents. Once given it is never replaced: false
+/// when the order already had one.
+pub fn set_refund_address(
+    c: &Connection,
+    order_id: i64,
+    address: &str,
+) -> Result<bool, StoreError> {
+    let set = c.execute(
+        "UPDATE orders SET refund_address = ?2 WHERE id = ?1 AND refund_address IS NULL",
         params![order_id, address],
+    )? == 1;
+    if set {
+        c.execute(
+            "UPDATE payout_intents SET buyer_address = ?2
+             WHERE order_id = ?1 AND state = 'pending' AND buyer_address IS NULL",
+            params![order_id, address],
+        )?;
+    }
+    Ok(set)
+}
+
+/// Orders of a vendor with payouts still pending (to pay them once an address is set).
+pub fn orders_ready_to_pay(c: &Connection, vendor_id: i64) -> Result<Vec<i64>, StoreError> {
+    let mut st = c.prepare(
+        "SELECT DISTINCT p.order_id FROM payout_intents p JOIN orders o ON o.id = p.order_id
+         WHERE p.state = 'pending' AND o.vendor_id = ?1 LIMIT 100",
     )?;
-    Ok(())
+    Ok(st
+        .query_map([vendor_id], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// An order's refund address, if given.
+pub fn refund_address(c: &Connection, order_id: i64) -> Result<Option<String>, StoreError> {
+    Ok(c.query_row(
+        "SELECT refund_address FROM orders WHERE id = ?1",
+        [order_id],
+        |r| r.get(0),
+    )
+    .optional()?
+    .flatten())
 }
 
 /// One intent by id.
@@ -399,6 +494,68 @@ pub fn watched(c: &Connection, ended_since: i64) -> Result<Vec<Watched>, StoreEr
         .collect::<Result<_, _>>()?)
 }
 
+/// Orders awaiting payment whose deadline `now` has passed and that may expire:
+/// those without a payment request, those whose transfers seen so far (pool
+/// included) do not cover the amount due, and those that did but are still
+/// unconfirmed `grace_secs` after the deadline. Oldest deadline first.
+pub fn expirable(
+    c: &Connection,
+    now: i64,
+    grace_secs: i64,
+    limit: i64,
+) -> Result<Vec<i64>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT o.id FROM orders o LEFT JOIN payment_requests p ON p.order_id = o.id
+         WHERE o.state = 'awaiting_payment' AND o.payment_deadline <= ?1
+           AND (p.order_id IS NULL
+                OR o.payment_deadline <= ?1 - ?2
+                OR (SELECT coalesce(sum(t.amount_piconero), 0) FROM incoming_transfers t
+                    WHERE t.order_id = o.id) < p.amount_due_piconero)
+         ORDER BY o.payment_deadline LIMIT ?3",
+    )?;
+    Ok(st
+        .query_map(params![now, grace_secs, limit], |r| r.get(0))?
+        .collect::<Result<_, _>>()?)
+}
+
+/// What a watched order received, piconero, counting transfers at least as deep
+/// as its payment request asks.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Received {
+    /// Deep enough.
+    pub deep: i64,
+    /// Deep enough and allotted to no payout intent yet.
+    pub unallotted: i64,
+}
+
+/// [`Received`] for every order [`watched`] lists that received anything, in
+/// one query (the watcher's cost must not grow with one query per order).
+pub fn received_while_watched(
+    c: &Connection,
+    ended_since: i64,
+) -> Result<std::collections::HashMap<i64, Received>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT t.order_id,
+            coalesce(sum(t.amount_piconero) FILTER (WHERE t.confirmations >= p.confirmations), 0),
+            coalesce(sum(t.amount_piconero)
+                FILTER (WHERE t.confirmations >= p.confirmations AND t.intent_id IS NULL), 0)
+         FROM payment_requests p JOIN orders o ON o.id = p.order_id
+            JOIN incoming_transfers t ON t.order_id = p.order_id
+         WHERE o.ended_at IS NULL OR o.ended_at >= ?1
+         GROUP BY t.order_id",
+    )?;
+    let rows = st.query_map([ended_since], |r| {
+        Ok((
+            r.get(0)?,
+            Received {
+                deep: r.get(1)?,
+                unallotted: r.get(2)?,
+            },
+        ))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
 /// The first transfer of an order that is `confirmations` deep and allotted to
 /// no intent, if any (its id names a late-payment intent).
 pub fn first_free_transfer(
@@ -424,13 +581,7 @@ mod tests {
     fn reconciliation_finds_open_intents_by_index() {
         let mut c = Connection::open_in_memory().unwrap();
         crate::store::migrate::apply(&mut c).unwrap();
-        let plan = crate::store::messages::query_plan(
-            &c,
-            &format!(
-                "SELECT {INTENT_COLUMNS} FROM payout_intents
-                 WHERE state IN ('pending', 'signed', 'relayed') ORDER BY id LIMIT 5"
-            ),
-        );
+        let plan = crate::store::messages::query_plan(&c, &open_intents_sql().replace("?1", "5"));
         assert!(plan.contains("payout_intents_open"), "{plan}");
     }
 }

@@ -168,23 +168,6 @@ pub fn set_state_by_vendor(
     Ok(c.execute(&sql, params![id, vendor_id, to, now])? == 1)
 }
 
-/// Moderator action: hide (reversible) or remove, with the reason shown to the vendor.
-pub fn set_state_by_moderator(
-    c: &Connection,
-    id: i64,
-    to: &str,
-    reason: &str,
-    now: i64,
-) -> Result<Option<i64>, StoreError> {
-    Ok(c.query_row(
-        "UPDATE listings SET state = ?2, moderation_reason = ?3, updated_at = ?4
-         WHERE id = ?1 AND state <> 'deleted' RETURNING vendor_id",
-        params![id, to, reason, now],
-        |r| r.get(0),
-    )
-    .optional()?)
-}
-
 /// A listing with everything its page shows.
 #[derive(Debug, Clone)]
 pub struct ListingRow {

@@ -16,6 +16,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0005_moderation.sql"),
     include_str!("../../migrations/0006_indexes.sql"),
     include_str!("../../migrations/0007_escrow.sql"),
+    include_str!("../../migrations/0008_payflow_addresses.sql"),
     include_str!("../../migrations/0009_multisig_setup.sql"),
 ];
 

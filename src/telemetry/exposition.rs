@@ -11,6 +11,8 @@ use std::fmt::Write;
 pub enum Kind {
     /// A value that goes up and down.
     Gauge,
+    /// A count that only grows (Prometheus treats a drop as a reset).
+    Counter,
 }
 
 /// A sample value: integers are written exactly (piconero do not fit an f64).
@@ -50,6 +52,7 @@ impl From<f64> for Num {
 pub fn family(out: &mut String, name: &str, kind: Kind, help: &str) {
     let kind = match kind {
         Kind::Gauge => "gauge",
+        Kind::Counter => "counter",
     };
     let help = help.replace('\\', "\\\\").replace('\n', "\\n");
     let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}");

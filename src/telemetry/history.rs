@@ -60,7 +60,9 @@ pub fn spec(key: &str) -> (Unit, Fold) {
         "daemon.pool_bytes" | "daemon.free_space" | "sys.disk_free" | "sys.rss" => {
             (Unit::Bytes, Fold::Last)
         }
-        "wallet.balance" | "wallet.unlocked" => (Unit::Piconero, Fold::Last),
+        "wallet.balance" | "wallet.unlocked" | "shop.souk_escrow_held_piconero" => {
+            (Unit::Piconero, Fold::Last)
+        }
         "backup.last_success" => (Unit::UnixTime, Fold::Last),
         "daemon.pool_txs" => (Unit::Count, Fold::Mean),
         _ => (Unit::Count, Fold::Last),

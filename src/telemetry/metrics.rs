@@ -17,6 +17,8 @@ const HTTP_BUCKETS: &[f64] = &[
 const JOB_BUCKETS: &[f64] = &[0.001, 0.01, 0.1, 1.0, 10.0, 60.0, 600.0];
 /// Buckets for Monero RPC calls, in seconds (loopback, but wallets can be slow).
 const RPC_BUCKETS: &[f64] = &[0.001, 0.005, 0.025, 0.1, 0.5, 2.5, 10.0, 30.0];
+/// Buckets for payment watcher cycles, in seconds (goal: well under 1 s for 1,000 orders).
+const WATCHER_BUCKETS: &[f64] = &[0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 10.0];
 
 /// Renders the exposition; cheap to clone.
 #[derive(Clone)]
@@ -43,6 +45,12 @@ impl Metrics {
                 b.set_buckets_for_metric(
                     Matcher::Full("souk_monero_rpc_duration_seconds".into()),
                     RPC_BUCKETS,
+                )
+            })
+            .and_then(|b| {
+                b.set_buckets_for_metric(
+                    Matcher::Full(crate::escrow::watcher::CYCLE_METRIC.into()),
+                    WATCHER_BUCKETS,
                 )
             })
             .map_err(|e| format!("metrics: {e}"))?
@@ -76,6 +84,7 @@ fn describe_all() {
         "Order state changes, by from and to state."
     );
     crate::monero::describe();
+    crate::escrow::watcher::describe();
     describe_gauge!(
         "souk_build_info",
         "Version and git commit of the running souk; always 1."

@@ -315,6 +315,20 @@ fn tiles(state: &AppState, poll: &PollState, h: &History) -> Vec<Tile> {
             }
         },
     }
+    let held = state
+        .monitor
+        .shop
+        .values()
+        .into_iter()
+        .find(|(name, _, _)| *name == "souk_escrow_held_piconero")
+        .map(|(_, _, v)| v);
+    t.push(tile(
+        "Held in escrow",
+        held.map(|v| xmr_short(v.max(0) as u64))
+            .unwrap_or_else(|| "–".into()),
+        "received, not yet paid out".into(),
+        if held.is_some() { "ok" } else { "idle" },
+    ));
     let disk = crate::health::disk_free_bytes(&state.config.data_dir).ok();
     let min_free = state
         .config
@@ -454,9 +468,22 @@ pub async fn dashboard(
 
         let mut shop = section("Orders, escrows and disputes");
         if state.monitor.shop.defined() {
-            let keys: Vec<String> = h.keys("shop.");
-            let pairs: Vec<(&str, &str)> = keys.iter().map(|k| (k.as_str(), k.strip_prefix("shop.").unwrap_or(k))).take(4).collect();
-            shop.cards.push(card(h, w, tier, "Shop figures", &pairs, true));
+            shop.cards.push(card(h, w, tier, "Open orders by state", &[
+                ("shop.souk_orders:awaiting_payment", "awaiting payment"),
+                ("shop.souk_orders:paid", "paid"),
+                ("shop.souk_orders:shipped", "shipped"),
+                ("shop.souk_orders:disputed", "disputed"),
+            ], true));
+            shop.cards.push(card(h, w, tier, "Held in escrow", &[("shop.souk_escrow_held_piconero", "held")], true));
+            shop.cards.push(card(h, w, tier, "Escrows", &[
+                ("shop.souk_escrows:awaiting_payment", "awaiting payment"),
+                ("shop.souk_escrows:held", "held"),
+                ("shop.souk_escrows:paying_out", "paying out"),
+            ], true));
+            shop.cards.push(card(h, w, tier, "Disputes and payouts waiting", &[
+                ("shop.souk_disputes_open", "open disputes"),
+                ("shop.souk_payouts_pending", "payouts not final"),
+            ], true));
         } else {
             shop.empty = Some("Orders and escrows by state, amounts held in escrow, open disputes and pending payouts appear here once the marketplace and escrow are running. This database has no order tables yet.".into());
         }

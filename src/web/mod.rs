@@ -23,6 +23,7 @@ mod order_extras;
 mod orders;
 mod page_cache;
 mod pages;
+mod payout_settings;
 mod report;
 mod reviews;
 mod sell;
@@ -140,6 +141,10 @@ pub fn shop_router(state: AppState) -> Router {
         )
         .route("/sell/{id}/edit", get(sell::edit_form).post(sell::update))
         .route("/sell/{id}/state", post(sell::set_state))
+        .route(
+            "/sell/payout-address",
+            get(payout_settings::form).post(payout_settings::save),
+        )
         .route("/sell/images/{id}/delete", post(sell::delete_image))
         .route("/orders", get(orders::list))
         .route("/orders/{public_id}", get(orders::show))
@@ -147,6 +152,10 @@ pub fn shop_router(state: AppState) -> Router {
         .route(
             "/orders/{public_id}/multisig",
             get(multisig::page).post(multisig::submit),
+        )
+        .route(
+            "/orders/{public_id}/refund-address",
+            post(orders::refund_address),
         )
         .route(
             "/orders/{public_id}/messages",

@@ -18,6 +18,8 @@ pub struct Kept {
     pub review: String,
     /// The vendor's reply.
     pub reply: String,
+    /// The refund address form's input.
+    pub refund_address: String,
 }
 
 /// The order page's extra panels.

@@ -14,6 +14,7 @@ use super::session::SignedIn;
 use super::{AppState, WebError};
 use crate::market::MarketError;
 use crate::market::auth::{Role, Viewer};
+use crate::market::orders::state::OrderState;
 use crate::market::orders::{self, Action, OrderInput, Relation, Side};
 use crate::store::orders::{Event, OrderRow};
 
@@ -43,6 +44,10 @@ struct OrderPage {
     payment: Option<crate::market::payouts::PaymentView>,
     /// The order has a multisig escrow: link its setup page.
     multisig: bool,
+    /// The payment link as a QR code (SVG), while the buyer is to pay.
+    qr_svg: String,
+    is_buyer: bool,
+    is_vendor: bool,
 }
 
 crate::page!(OrdersPage, OrderPage);
@@ -172,23 +177,33 @@ pub(super) async fn order_page(
         view.relation,
         Relation::Buyer | Relation::Vendor | Relation::Arbiter
     );
+    let payment = crate::market::payouts::payment_view(&state.db, order_id).await?;
+    let qr_svg = match &payment {
+        Some(p) if view.order.state == OrderState::AwaitingPayment => {
+            super::two_factor::qr_svg(&p.uri)
+        }
+        _ => String::new(),
+    };
     render_status(
         &OrderPage {
             chrome: Chrome::new(state, headers, Some(v)),
             message,
+            is_buyer: view.relation == Relation::Buyer,
+            is_vendor: view.relation == Relation::Vendor,
             o: view.order,
             events: view.events,
             escrow_note,
             show_note,
             actions,
             x,
-            payment: crate::market::payouts::payment_view(&state.db, order_id).await?,
             multisig: match &state.multisig {
                 Some(m) if matches!(view.relation, Relation::Buyer | Relation::Vendor) => {
                     m.view(order_id).await.is_ok()
                 }
                 _ => false,
             },
+            payment,
+            qr_svg,
         },
         status,
     )
@@ -233,8 +248,9 @@ pub async fn act(
         "cancel" => Action::Cancel,
         _ => return Err(WebError::BadRequest("Unknown action.".to_owned())),
     };
-    match orders::act(
+    match orders::act_and_pay_out(
         &state.db,
+        &state.escrow,
         state.config.market.timing(),
         &v,
         &public_id,
@@ -256,5 +272,54 @@ pub async fn act(
             .await
         }
         Err(e) => Err(e.into()),
+    }
+}
+
+/// The refund address form.
+#[derive(Deserialize)]
+pub struct RefundAddressForm {
+    address: String,
+}
+
+/// `POST /orders/{public_id}/refund-address`: the buyer gives where a refund
+/// goes (checked by the shop's wallet; fixed once given).
+pub async fn refund_address(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    SignedIn(v): SignedIn,
+    Path(public_id): Path<String>,
+    Submitted(f): Submitted<RefundAddressForm>,
+) -> Result<Response, WebError> {
+    match crate::market::payout_addresses::set_refund_address(
+        &state.db,
+        &state.escrow,
+        &v,
+        &public_id,
+        &f.address,
+    )
+    .await
+    {
+        Ok(()) => Ok(Redirect::to(&format!("/orders/{public_id}")).into_response()),
+        Err(e) => {
+            let status = match &e {
+                MarketError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+                MarketError::Conflict(_) => StatusCode::CONFLICT,
+                MarketError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+                _ => return Err(e.into()),
+            };
+            order_page(
+                &state,
+                &headers,
+                &v,
+                &public_id,
+                e.to_string(),
+                status,
+                Kept {
+                    refund_address: f.address,
+                    ..Kept::default()
+                },
+            )
+            .await
+        }
     }
 }

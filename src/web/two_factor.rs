@@ -26,7 +26,8 @@ struct TwoFactorPage {
 
 crate::page!(TwoFactorPage);
 
-fn qr_svg(uri: &str) -> String {
+/// A QR code of `text` as an inline SVG drawn on the server (no script, no image request).
+pub(super) fn qr_svg(uri: &str) -> String {
     qrcode::QrCode::new(uri.as_bytes())
         .map(|q| {
             q.render::<qrcode::render::svg::Color>()

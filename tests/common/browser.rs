@@ -40,6 +40,13 @@ impl Browser {
         }
     }
 
+    /// The same session against a shop that came back on another address
+    /// (restarted on the same data).
+    pub fn moved_to(mut self, addr: SocketAddr) -> Self {
+        self.addr = addr;
+        self
+    }
+
     /// `GET path`, following redirects.
     pub fn get(&mut self, path: &str) -> Resp {
         let r = self.send("GET", path, None, &[]);

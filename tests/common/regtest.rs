@@ -303,6 +303,8 @@ impl Monerod {
 /// A monero-wallet-rpc with `--rpc-login`.
 pub struct WalletRpc {
     proc: Proc,
+    /// Daemon, data dir and number it was started with (for [`WalletRpc::restart`]).
+    started: (SocketAddr, PathBuf, usize),
     /// RPC address.
     pub addr: SocketAddr,
     /// Login user.
@@ -314,14 +316,33 @@ pub struct WalletRpc {
 impl WalletRpc {
     /// Starts a wallet-rpc for `daemon`, wallets in `dir/wallets`, login on.
     pub fn start(daemon: &Monerod, dir: &Path, index: usize) -> Self {
-        let port = free_port();
+        let password = format!("pw-{}-{}", free_port(), std::process::id());
+        Self::start_on(daemon.addr, dir, index, free_port(), password)
+    }
+
+    /// Stops the process (by PID) and starts it again on the same port with the
+    /// same login and wallet dir, as an operator restarting it would; no wallet
+    /// is open afterwards.
+    pub fn restart(&mut self) {
+        self.proc.stop();
+        let (daemon, dir, index) = self.started.clone();
+        let password = self.password.clone();
+        let fresh = Self::start_on(daemon, &dir, index, self.addr.port(), password);
+        *self = fresh;
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> Option<u32> {
+        self.proc.pid()
+    }
+
+    fn start_on(daemon: SocketAddr, dir: &Path, index: usize, port: u16, password: String) -> Self {
         let wallets = dir.join("wallets");
         std::fs::create_dir_all(&wallets).unwrap();
         let user = format!("souk{index}");
-        let password = format!("pw-{port}-{}", std::process::id());
         let log = dir.join(format!("wallet-rpc-{index}.out"));
         let child = tool("monero-wallet-rpc", "monero")
-            .args(["--daemon-address", &daemon.addr.to_string()])
+            .args(["--daemon-address", &daemon.to_string()])
             .args([
                 "--trusted-daemon",
                 "--daemon-ssl",
@@ -357,6 +378,7 @@ impl WalletRpc {
             addr: SocketAddr::from(([127, 0, 0, 1], port)),
             user,
             password,
+            started: (daemon, dir.to_owned(), index),
         };
         let deadline = Instant::now() + START_LIMIT;
         while let Err(e) = w.rpc("get_version", json!({})) {
@@ -470,6 +492,19 @@ impl Regtest {
         }
     }
 
+    /// For a chain shared by all tests of a binary (kept in a static, whose
+    /// `Drop` never runs): stops monerod and the wallet-rpc processes by PID
+    /// and removes the chain's directory once the test process has exited.
+    pub fn stop_when_tests_end(&self) {
+        let pids: Vec<u32> = self
+            .wallets
+            .iter()
+            .filter_map(WalletRpc::pid)
+            .chain(self.daemon.pid())
+            .collect();
+        stop_when_tests_end(&pids, Some(self.dir.path()));
+    }
+
     /// Wallet-rpc number `i`.
     pub fn wallet(&self, i: usize) -> &WalletRpc {
         &self.wallets[i]
@@ -493,4 +528,88 @@ impl Regtest {
             self.daemon.url()
         )
     }
+}
+
+/// Starts a small `sh` watcher that stops `pids` (SIGTERM, then SIGKILL after
+/// 10 s) and removes `dir` once this test process has exited, however it ended
+/// (for processes a `Drop` may never stop, e.g. when the test binary is killed).
+pub fn stop_when_tests_end(pids: &[u32], dir: Option<&Path>) {
+    let pids: Vec<String> = pids.iter().map(u32::to_string).collect();
+    let remove = dir
+        .map(|d| format!("rm -rf '{}';", d.display()))
+        .unwrap_or_default();
+    let script = format!(
+        "while kill -0 {me} 2>/dev/null; do sleep 1; done; kill {pids} 2>/dev/null; sleep 10; kill -9 {pids} 2>/dev/null; {remove} true",
+        me = std::process::id(),
+        pids = pids.join(" ")
+    );
+    // Deliberately not waited for: it must outlive this process.
+    #[allow(clippy::zombie_processes)]
+    std::process::Command::new("sh")
+        .args(["-c", &script])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sh starts");
+}
+
+/// A valid address of another network (stagenet), for tests of the network
+/// check: an offline stagenet wallet-rpc in `dir` (login on) creates a wallet,
+/// names its address and is stopped by PID.
+pub fn stagenet_address(dir: &Path) -> String {
+    let port = free_port();
+    let wallets = dir.join("stagenet-wallets");
+    std::fs::create_dir_all(&wallets).unwrap();
+    let log = dir.join("stagenet-wallet-rpc.out");
+    let password = format!("pw-{port}-{}", std::process::id());
+    let child = tool("monero-wallet-rpc", "monero")
+        .args(["--stagenet", "--offline", "--rpc-ssl", "disabled"])
+        .args([
+            "--rpc-bind-ip",
+            "127.0.0.1",
+            "--rpc-bind-port",
+            &port.to_string(),
+        ])
+        .args(["--rpc-login", &format!("stagenet:{password}")])
+        .arg("--wallet-dir")
+        .arg(&wallets)
+        .arg("--log-file")
+        .arg(dir.join("stagenet-wallet-rpc.log"))
+        .args(["--log-level", "0", "--non-interactive"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("monero-wallet-rpc starts");
+    let mut proc = Proc {
+        name: "monero-wallet-rpc (stagenet)",
+        child: Some(child),
+        log,
+    };
+    let addr = SocketAddr::from(([127, 0, 0, 1], port));
+    let login = Some(("stagenet", password.as_str()));
+    let deadline = Instant::now() + START_LIMIT;
+    while json_rpc(addr, login, "get_version", json!({})).is_err() {
+        proc.assert_running();
+        assert!(
+            Instant::now() < deadline,
+            "stagenet wallet-rpc did not answer"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    json_rpc(
+        addr,
+        login,
+        "create_wallet",
+        json!({"filename": "other-network", "password": "", "language": "English"}),
+    )
+    .unwrap();
+    let address =
+        json_rpc(addr, login, "get_address", json!({"account_index": 0})).unwrap()["address"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+    proc.stop();
+    address
 }

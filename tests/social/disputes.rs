@@ -56,6 +56,24 @@ fn disputes_are_decided_release_refund_split_with_a_rationale_both_see() {
     assert_eq!(stranger.get("/disputes").status, 403);
     assert_eq!(buyer.get("/disputes").status, 403);
 
+    // The arbiter hears of each dispute, with a link to its case; the stranger does not.
+    let told = arbiter.get("/notifications");
+    for pid in &orders {
+        assert!(
+            told.body
+                .contains(&format!("A dispute was opened on order {pid}.")),
+            "{}",
+            told.body
+        );
+    }
+    assert!(told.body.contains("href=\"/disputes/"), "{}", told.body);
+    assert!(
+        !stranger
+            .get("/notifications")
+            .body
+            .contains("A dispute was opened")
+    );
+
     // The queue, oldest first, and a case with the whole history.
     let queue = arbiter.get("/disputes");
     assert_eq!(queue.status, 200);

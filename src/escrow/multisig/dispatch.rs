@@ -72,4 +72,21 @@ impl Escrow for Router {
     fn pay_out(&self, order_id: i64) -> EscrowFuture<'_, Result<(), EscrowError>> {
         Box::pin(async move { self.engine(order_id).await?.pay_out(order_id).await })
     }
+
+    fn check_address<'a>(
+        &'a self,
+        address: &'a str,
+    ) -> EscrowFuture<'a, Result<Result<(), String>, EscrowError>> {
+        // Addresses belong to accounts, not orders: the managed engine asks its
+        // wallet when there is one, otherwise the multisig engine checks offline.
+        match (&self.managed, &self.multisig) {
+            (Some(m), _) => m.check_address(address),
+            (None, Some(m)) => m.check_address(address),
+            (None, None) => Box::pin(async {
+                Err(EscrowError::Unavailable(
+                    "no escrow is configured".to_owned(),
+                ))
+            }),
+        }
+    }
 }

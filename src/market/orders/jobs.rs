@@ -21,6 +21,16 @@ async fn sweep(
     let ids = db
         .read(move |c| store::due(c, state, column, t, BATCH))
         .await?;
+    move_all(db, timing, ids, to, reason).await
+}
+
+async fn move_all(
+    db: &Db,
+    timing: Timing,
+    ids: Vec<i64>,
+    to: OrderState,
+    reason: &'static str,
+) -> MarketResult<usize> {
     let mut moved = 0;
     for id in ids {
         let Some(o) = db.read(move |c| store::by_id(c, id)).await? else {
@@ -36,7 +46,11 @@ async fn sweep(
     Ok(moved)
 }
 
-/// Expires orders whose payment window ended; their stock goes back.
+/// Expires orders whose payment window ended; their stock goes back. An order
+/// awaiting payment whose seen payments (pool included) cover the amount due
+/// does not expire at the deadline: it waits up to `timing.payment_grace_secs`
+/// more for its confirmations. Under-paid orders expire at the deadline; what
+/// they received is refunded once confirmed.
 pub async fn expire_unpaid(db: &Db, timing: Timing) -> MarketResult<usize> {
     let a = sweep(
         db,
@@ -47,15 +61,11 @@ pub async fn expire_unpaid(db: &Db, timing: Timing) -> MarketResult<usize> {
         "payment window ended",
     )
     .await?;
-    let b = sweep(
-        db,
-        timing,
-        OrderState::AwaitingPayment,
-        "payment_deadline",
-        OrderState::Expired,
-        "payment window ended",
-    )
-    .await?;
+    let (t, grace) = (now(), timing.payment_grace_secs);
+    let ids = db
+        .read(move |c| crate::store::escrow::expirable(c, t, grace, BATCH))
+        .await?;
+    let b = move_all(db, timing, ids, OrderState::Expired, "payment window ended").await?;
     Ok(a + b)
 }
 

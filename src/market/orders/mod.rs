@@ -28,6 +28,9 @@ pub struct Timing {
     pub auto_finalize_secs: i64,
     /// Delivery notes are forgotten this long after an order ends.
     pub note_purge_secs: i64,
+    /// An order paid in full by its deadline (pool included) waits this long
+    /// after the deadline for its confirmations before it expires.
+    pub payment_grace_secs: i64,
 }
 
 impl Default for Timing {
@@ -36,6 +39,7 @@ impl Default for Timing {
             payment_window_secs: 2 * 3600,
             auto_finalize_secs: 14 * 86_400,
             note_purge_secs: 30 * 86_400,
+            payment_grace_secs: 2 * 3600,
         }
     }
 }
@@ -355,6 +359,27 @@ pub async fn act(
         None,
     )
     .await
+}
+
+/// [`act`], then, when the action ended the order (finalize, cancel), asks the
+/// escrow engine to pay it out at once, waiting for the wallet only briefly
+/// (the reconciliation job finishes what is left).
+pub async fn act_and_pay_out(
+    db: &Db,
+    escrow: &SharedEscrow,
+    timing: Timing,
+    viewer: &Viewer,
+    public_id: &str,
+    action: Action,
+) -> MarketResult<()> {
+    act(db, timing, viewer, public_id, action).await?;
+    if action.target().is_final() {
+        let pid = public_id.to_owned();
+        if let Some(o) = db.read(move |c| store::by_public_id(c, &pid)).await? {
+            super::payout_addresses::pay_out_soon(escrow, o.id).await;
+        }
+    }
+    Ok(())
 }
 
 /// The one place that moves an order: checks nothing about who (callers did),
