@@ -94,9 +94,9 @@ OFFSITE="$TMP/offsite"
 mkdir -p "$OLD" "$OFFSITE"
 write_config "$OLD"
 
-say "old server: first start creates the database"
-start_souk; wait_ready; stop_souk
-say "filling the shop database to ~${DB_MB} MiB (sqlite3)"
+say "old server: a real shop (souk demo --seed-only)"
+seed_shop "$BIN" "$OLD"
+say "padding the shop database to ~${DB_MB} MiB (sqlite3)"
 t0=$(now_ns); make_shop_db "$OLD/souk.db" "$DB_MB"; t_fill=$(($(now_ns) - t0))
 DB_BYTES=$(stat -c %s "$OLD/souk.db")
 start_souk; wait_ready

@@ -91,7 +91,7 @@ start_souk() {
 }
 
 say "building the shop database (~${DB_MB} MiB)"
-start_souk; stop_souk
+seed_shop "$BIN" "$DATA"
 make_shop_db "$DATA/souk.db" "$DB_MB"
 DB_BYTES=$(stat -c %s "$DATA/souk.db")
 start_souk

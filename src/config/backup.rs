@@ -40,7 +40,7 @@ pub struct BackupConfig {
     pub post_command: String,
     /// The post command is killed after this long.
     pub post_command_timeout_secs: u64,
-    /// zstd compression level (1 fastest .. 19 smallest).
+    /// zstd compression level: -7 fastest .. 19 smallest (negative: zstd's fast levels).
     pub compression_level: i32,
 }
 
@@ -94,9 +94,9 @@ impl BackupConfig {
         {
             problems.push(format!("backup.schedule: {e}"));
         }
-        if !(1..=19).contains(&self.compression_level) {
+        if !(-7..=19).contains(&self.compression_level) || self.compression_level == 0 {
             problems.push(format!(
-                "backup.compression_level is {}: use 1 (fastest) to 19 (smallest)",
+                "backup.compression_level is {}: use -7 (fastest) to 19 (smallest), not 0",
                 self.compression_level
             ));
         }
