@@ -157,7 +157,7 @@ impl Plan {
             };
             let file = create_private(out_path).map_err(write_err)?;
             let mut writer = ArchiveWriter::new(
-                BufWriter::with_capacity(256 * 1024, file),
+                BufWriter::with_capacity(256 * 1024, files::WriteBehind::new(file)),
                 &self.recipients,
                 self.level,
                 compression_workers(),
@@ -208,7 +208,8 @@ impl Plan {
             let buffered = writer.finish(manifest).map_err(write_err)?;
             let file = buffered
                 .into_inner()
-                .map_err(|e| write_err(e.into_error()))?;
+                .map_err(|e| write_err(e.into_error()))?
+                .into_inner();
             file.sync_all().map_err(write_err)?;
             drop(file);
             std::fs::rename(out_path, &final_path).map_err(write_err)?;

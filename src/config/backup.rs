@@ -258,6 +258,24 @@ mod tests {
     }
 
     #[test]
+    fn compression_level_takes_zstd_fast_levels_but_not_0() {
+        let with = |level| BackupConfig {
+            compression_level: level,
+            ..BackupConfig::default()
+        };
+        for ok in [-7, -1, 1, 19] {
+            assert!(with(ok).problems(Path::new("/d")).is_empty(), "{ok}");
+        }
+        for bad in [-8, 0, 20] {
+            let p = with(bad).problems(Path::new("/d"));
+            assert!(
+                p.iter().any(|l| l.contains("backup.compression_level is")),
+                "{bad}: {p:?}"
+            );
+        }
+    }
+
+    #[test]
     fn dir_defaults_under_the_data_dir() {
         let c = BackupConfig::default();
         assert_eq!(
