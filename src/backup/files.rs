@@ -108,54 +108,6 @@ pub fn human_age(secs: i64) -> String {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use chrono::TimeZone;
-
-    #[test]
-    fn names_round_trip_and_strangers_are_ignored() {
-        let t = Utc.with_ymd_and_hms(2026, 1, 5, 3, 17, 0).unwrap();
-        assert_eq!(name_for(t), "souk-20260105T031700Z.tar.zst.age");
-        assert_eq!(parse_name(&name_for(t)), Some(t));
-        for stranger in [
-            "souk-20260105T031700Z.tar.zst.age.partial",
-            "souk-20260105T031700Z.tar.zst",
-            "notes.txt",
-            "souk-2026-01-05.tar.zst.age",
-            "souk-20261305T031700Z.tar.zst.age",
-            ".souk-partial-1.tmp",
-        ] {
-            assert_eq!(parse_name(stranger), None, "{stranger}");
-        }
-    }
-
-    #[test]
-    fn list_sees_only_backup_files_newest_first() {
-        let d = tempfile::tempdir().unwrap();
-        for n in [
-            "souk-20260101T000000Z.tar.zst.age",
-            "souk-20260301T000000Z.tar.zst.age",
-            "other.age",
-        ] {
-            std::fs::write(d.path().join(n), "x").unwrap();
-        }
-        std::fs::create_dir(d.path().join("souk-20260401T000000Z.tar.zst.age")).unwrap();
-        let names: Vec<String> = list(d.path())
-            .unwrap()
-            .iter()
-            .map(|b| b.path.file_name().unwrap().to_string_lossy().into_owned())
-            .collect();
-        assert_eq!(
-            names,
-            [
-                "souk-20260301T000000Z.tar.zst.age",
-                "souk-20260101T000000Z.tar.zst.age"
-            ]
-        );
-    }
-}
-
 /// The backup file being written: starts the disk writes of every few MiB as soon
 /// as they are written, instead of leaving the whole file dirty in the page cache
 /// for the final fsync. The fsync at the end then waits for the last piece only,
@@ -203,5 +155,53 @@ impl io::Write for WriteBehind {
 
     fn flush(&mut self) -> io::Result<()> {
         self.file.flush()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+
+    #[test]
+    fn names_round_trip_and_strangers_are_ignored() {
+        let t = Utc.with_ymd_and_hms(2026, 1, 5, 3, 17, 0).unwrap();
+        assert_eq!(name_for(t), "souk-20260105T031700Z.tar.zst.age");
+        assert_eq!(parse_name(&name_for(t)), Some(t));
+        for stranger in [
+            "souk-20260105T031700Z.tar.zst.age.partial",
+            "souk-20260105T031700Z.tar.zst",
+            "notes.txt",
+            "souk-2026-01-05.tar.zst.age",
+            "souk-20261305T031700Z.tar.zst.age",
+            ".souk-partial-1.tmp",
+        ] {
+            assert_eq!(parse_name(stranger), None, "{stranger}");
+        }
+    }
+
+    #[test]
+    fn list_sees_only_backup_files_newest_first() {
+        let d = tempfile::tempdir().unwrap();
+        for n in [
+            "souk-20260101T000000Z.tar.zst.age",
+            "souk-20260301T000000Z.tar.zst.age",
+            "other.age",
+        ] {
+            std::fs::write(d.path().join(n), "x").unwrap();
+        }
+        std::fs::create_dir(d.path().join("souk-20260401T000000Z.tar.zst.age")).unwrap();
+        let names: Vec<String> = list(d.path())
+            .unwrap()
+            .iter()
+            .map(|b| b.path.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "souk-20260301T000000Z.tar.zst.age",
+                "souk-20260101T000000Z.tar.zst.age"
+            ]
+        );
     }
 }
