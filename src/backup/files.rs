@@ -108,56 +108,6 @@ pub fn human_age(secs: i64) -> String {
     }
 }
 
-/// The backup file being written: starts the disk writes of every few MiB as soon
-/// as they are written, instead of leaving the whole file dirty in the page cache
-/// for the final fsync. The fsync at the end then waits for the last piece only,
-/// the disk works while zstd does, the shop's own fsyncs never queue behind
-/// hundreds of MiB at once, and the backup does not push the database out of
-/// the page cache (its pages are dropped once they are on disk).
-pub struct WriteBehind {
-    file: File,
-    written: u64,
-    flushed: u64,
-}
-
-/// How much is written before the next write-back is started.
-const WRITE_BEHIND: u64 = 8 << 20;
-
-impl WriteBehind {
-    /// Wraps a file opened for writing.
-    pub fn new(file: File) -> Self {
-        Self {
-            file,
-            written: 0,
-            flushed: 0,
-        }
-    }
-
-    /// The file, for the final fsync.
-    pub fn into_inner(self) -> File {
-        self.file
-    }
-}
-
-impl io::Write for WriteBehind {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        let n = self.file.write(buf)?;
-        self.written += n as u64;
-        if self.written - self.flushed >= WRITE_BEHIND {
-            // DONTNEED starts write-back of the dirty pages without waiting for
-            // it and drops the pages that are clean by now (earlier pieces). A
-            // hint only: if it fails, the final fsync does all the work.
-            let _ = rustix::fs::fadvise(&self.file, 0, None, rustix::fs::Advice::DontNeed);
-            self.flushed = self.written;
-        }
-        Ok(n)
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        self.file.flush()
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

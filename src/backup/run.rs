@@ -157,7 +157,7 @@ impl Plan {
             };
             let file = create_private(out_path).map_err(write_err)?;
             let mut writer = ArchiveWriter::new(
-                BufWriter::with_capacity(256 * 1024, files::WriteBehind::new(file)),
+                BufWriter::with_capacity(256 * 1024, file),
                 &self.recipients,
                 self.level,
                 compression_workers(),
@@ -208,8 +208,7 @@ impl Plan {
             let buffered = writer.finish(manifest).map_err(write_err)?;
             let file = buffered
                 .into_inner()
-                .map_err(|e| write_err(e.into_error()))?
-                .into_inner();
+                .map_err(|e| write_err(e.into_error()))?;
             file.sync_all().map_err(write_err)?;
             drop(file);
             std::fs::rename(out_path, &final_path).map_err(write_err)?;
@@ -377,9 +376,8 @@ impl Drop for Scratch {
 /// zstd workers: one per core but one (at most 4). The archive thread itself
 /// reads, hashes (SHA-256), encrypts and writes, about half of the CPU time of a
 /// backup at level 1; the workers do the other half, so on 2 cores one worker
-/// keeps both busy, and a second only adds a third thread competing with the
-/// shop (measured: a worse p99 during backups). All of them run at the lowest
-/// priority (see [`in_background`]).
+/// keeps both busy, and a second would only add a third thread competing with
+/// the shop. All of them run at the lowest priority (see [`in_background`]).
 fn compression_workers() -> u32 {
     std::thread::available_parallelism()
         .map(|n| n.get().saturating_sub(1).clamp(1, 4) as u32)
