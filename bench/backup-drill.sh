@@ -8,7 +8,7 @@
 #
 #   bash bench/backup-drill.sh [path-to-binary]        DB_MB=1024 by default
 #
-# Needs: age (age-keygen), sqlite3, curl, sha256sum. Uses 127.0.0.1 only, free
+# Needs: age (age-keygen), zstd, sqlite3, curl, sha256sum. Uses 127.0.0.1 only, free
 # ports, throw-away directories under /var/tmp (about 3x DB_MB of disk).
 # Output goes to stdout and target/bench/backup-drill.txt.
 set -Eeuo pipefail
@@ -24,7 +24,7 @@ source "$ROOT/bench/shop-db.sh"
 die() { echo "backup-drill.sh: $*" >&2; exit 1; }
 say() { echo "== $*" >&2; }
 [[ -x $BIN ]] || die "binary not found: $BIN (run \`make static\` or pass a path)"
-for t in age-keygen sqlite3 curl sha256sum ss; do
+for t in age age-keygen zstd tar sqlite3 curl sha256sum ss; do
     command -v "$t" >/dev/null || die "missing tool: $t"
 done
 
@@ -94,9 +94,9 @@ OFFSITE="$TMP/offsite"
 mkdir -p "$OLD" "$OFFSITE"
 write_config "$OLD"
 
-say "old server: first start creates the database"
-start_souk; wait_ready; stop_souk
-say "filling the shop database to ~${DB_MB} MiB (sqlite3)"
+say "old server: a real shop (souk demo --seed-only)"
+seed_shop "$BIN" "$OLD"
+say "padding the shop database to ~${DB_MB} MiB (sqlite3)"
 t0=$(now_ns); make_shop_db "$OLD/souk.db" "$DB_MB"; t_fill=$(($(now_ns) - t0))
 DB_BYTES=$(stat -c %s "$OLD/souk.db")
 start_souk; wait_ready
@@ -108,8 +108,15 @@ BACKUP=$(ls "$OLD/backups"/souk-*.tar.zst.age | tail -1)
 BACKUP_BYTES=$(stat -c %s "$BACKUP")
 cp "$BACKUP" "$OFFSITE/"                     # what post_command / rclone would do
 stop_souk
-say "digests of every table before the disaster"
-table_digests "$OLD/souk.db" >"$TMP/before.txt"
+# The shop's own jobs (order deadlines, metrics history) go on writing after the
+# backup, so "identical" means: the restored database holds exactly what the
+# backup holds, read here with the stock tools, not with souk.
+say "digests of every table in the backup (age -d | zstd -d | tar -xO souk.db)"
+age -d -i "$TMP/operator-key.txt" "$BACKUP" | zstd -d -q | tar -xO souk.db >"$TMP/in-backup.db"
+table_digests "$TMP/in-backup.db" >"$TMP/before.txt"
+rm -f "$TMP"/in-backup.db*
+table_digests "$OLD/souk.db" >"$TMP/live.txt"
+CHANGED=$( (diff "$TMP/before.txt" "$TMP/live.txt" || true) | awk '$1 == ">" { printf "%s ", $2 }')
 
 say "disaster: the old server is gone"
 rm -rf "$TMP/old-server"
@@ -117,7 +124,7 @@ rm -rf "$TMP/old-server"
 # --- recovery, timed step by step (the .deb install is timed in the runbook) ---
 write_config "$NEW"
 mkdir -p "$NEW"
-T_START=$(now_ns)
+
 t0=$(now_ns)
 cp "$OFFSITE/$(basename "$BACKUP")" "$TMP/"   # fetch the backup to the new server
 t_fetch=$(($(now_ns) - t0))
@@ -125,15 +132,15 @@ t0=$(now_ns)
 "$BIN" restore --identity "$TMP/operator-key.txt" "$TMP/$(basename "$BACKUP")" --config "$TMP/souk.toml" \
     >"$TMP/restore.out" 2>&1 || { cat "$TMP/restore.out" >&2; die "restore failed"; }
 t_restore=$(($(now_ns) - t0))
+# Not timed: the digests of the restored file, before the new souk writes to it.
+table_digests "$NEW/souk.db" >"$TMP/after.txt"
 t0=$(now_ns)
 start_souk; wait_ready
 t_start=$(($(now_ns) - t0))
-RTO=$(($(now_ns) - T_START))
+RTO=$((t_fetch + t_restore + t_start))
 [[ $(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SHOP_PORT/") == 200 ]] || die "the shop page does not answer 200"
 stop_souk
 
-say "digests of every table after the restore"
-table_digests "$NEW/souk.db" >"$TMP/after.txt"
 if cmp -s "$TMP/before.txt" "$TMP/after.txt"; then IDENTICAL=yes; else IDENTICAL=NO; fi
 
 mkdir -p "$(dirname "$OUT")"
@@ -149,7 +156,8 @@ mkdir -p "$(dirname "$OUT")"
     printf '  %-42s %s\n' "souk serve until /readyz = 200" "$(secs $t_start) s"
     printf '  %-42s %s\n' "RTO (fetch -> serving)" "$(secs $RTO) s  (goal < 60 s)"
     echo
-    echo "tables (rows, content sha256) identical after restore: $IDENTICAL"
+    echo "tables (rows, content sha256) of the restored database identical to the backup's: $IDENTICAL"
+    echo "tables the old shop's own jobs changed after the backup (not in it): ${CHANGED:-none}"
     sed 's/^/  /' "$TMP/after.txt"
     echo
     echo "souk restore said:"

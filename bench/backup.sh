@@ -8,7 +8,7 @@
 #
 #   bash bench/backup.sh [path-to-binary]
 #
-# Needs: age, sqlite3, wrk, curl. 127.0.0.1 only; throw-away dirs in /var/tmp.
+# Needs: age, sqlite3, wrk, curl, GNU time (Debian package time). 127.0.0.1 only; throw-away dirs in /var/tmp.
 # Output: stdout and target/bench/backup.txt. Not a test: it prints figures.
 set -Eeuo pipefail
 
@@ -16,7 +16,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 BIN=${1:-$ROOT/target/x86_64-unknown-linux-gnu/release/souk}
 [[ $BIN == /* ]] || BIN="$PWD/$BIN"
 DB_MB=${DB_MB:-1024}
-RUNS=${RUNS:-2}
+RUNS=${RUNS:-3}
+LAT_ROUNDS=${LAT_ROUNDS:-2}
 WRK_ARGS=(-t1 -c8 --latency)
 OUT="$ROOT/target/bench/backup.txt"
 # shellcheck source=bench/shop-db.sh
@@ -25,7 +26,7 @@ source "$ROOT/bench/shop-db.sh"
 die() { echo "backup.sh: $*" >&2; exit 1; }
 say() { echo "== $*" >&2; }
 [[ -x $BIN ]] || die "binary not found: $BIN (run \`make static\` or pass a path)"
-for t in age age-keygen sqlite3 wrk curl ss; do command -v "$t" >/dev/null || die "missing tool: $t"; done
+for t in age age-keygen sqlite3 wrk curl ss nice /usr/bin/time; do command -v "$t" >/dev/null || die "missing tool: $t"; done
 
 TMP=$(mktemp -d /var/tmp/souk-bench-backup.XXXXXX)
 SOUK_PID=""
@@ -77,7 +78,9 @@ keep_last = 1
 keep_daily = 0
 keep_weekly = 0
 keep_monthly = 0
+${LEVEL:+compression_level = $LEVEL}
 EOF
+LEVEL=${LEVEL:-$("$BIN" check-config --config "$TMP/souk.toml" 2>/dev/null | sed -n 's/.*zstd level \(-\{0,1\}[0-9]*\).*/\1/p')}
 start_souk() {
     "$BIN" serve --config "$TMP/souk.toml" >>"$TMP/souk.err" 2>&1 </dev/null &
     SOUK_PID=$!
@@ -91,42 +94,47 @@ start_souk() {
 }
 
 say "building the shop database (~${DB_MB} MiB)"
-start_souk; stop_souk
+seed_shop "$BIN" "$DATA"
 make_shop_db "$DATA/souk.db" "$DB_MB"
 DB_BYTES=$(stat -c %s "$DATA/souk.db")
 start_souk
 
-# Runs `souk backup now`, polling its VmHWM; sets T_SOUK (ns) and HWM_KB.
-souk_backup_now() {
-    local t0 pid hwm=0 v
+# Runs a command under GNU time: sets T_NS (wall, ns), CPU_S (user + sys, s) and
+# MAXRSS_KB (peak resident memory from getrusage, exact rather than polled).
+timed() {
+    local out=$1 t0
+    shift
     t0=$(now_ns)
-    "$BIN" backup now --config "$TMP/souk.toml" >"$TMP/now.out" 2>&1 &
-    pid=$!
-    while kill -0 "$pid" 2>/dev/null; do
-        v=$(status_kb "$pid" VmHWM || true)
-        [[ -n $v && $v -gt $hwm ]] && hwm=$v
-        sleep 0.05
-    done
-    wait "$pid" || { cat "$TMP/now.out" >&2; die "souk backup now failed"; }
-    T_SOUK=$(($(now_ns) - t0))
-    HWM_KB=$hwm
+    /usr/bin/time -f '%U %S %M' -o "$TMP/time.out" "$@" >"$out" 2>&1 || { cat "$out" >&2; die "failed: $*"; }
+    T_NS=$(($(now_ns) - t0))
+    read -r u s MAXRSS_KB <"$TMP/time.out"
+    CPU_S=$(awk -v u="$u" -v s="$s" 'BEGIN { printf "%.2f", u + s }')
 }
 
+# souk's backup lowers its archive thread to nice 19 so that the shop wins the
+# cores; the age CLI is timed at that same priority (so that other load on the
+# machine weighs on both alike) and, for information, at normal priority.
 say "throughput: souk backup now vs age -r on a snapshot of the same database ($RUNS runs each, alternating)"
 sqlite3 "$DATA/souk.db" ".backup '$TMP/snapshot.db'"
-best_souk=0 best_age=0 best_hwm=0
+cat "$TMP/snapshot.db" >/dev/null # both read the database from the page cache
+best_souk=0 best_age=0 best_age0=0 best_hwm=0
 for ((r = 1; r <= RUNS; r++)); do
-    souk_backup_now
-    ((best_souk == 0 || T_SOUK < best_souk)) && best_souk=$T_SOUK
-    ((HWM_KB > best_hwm)) && best_hwm=$HWM_KB
+    timed "$TMP/now.out" "$BIN" backup now --config "$TMP/souk.toml"
+    ((best_souk == 0 || T_NS < best_souk)) && { best_souk=$T_NS; cpu_souk=$CPU_S; }
+    ((MAXRSS_KB > best_hwm)) && best_hwm=$MAXRSS_KB
     SOUK_LINES=$(cat "$TMP/now.out")
-    t0=$(now_ns)
-    age -r "$PUBLIC" -o "$TMP/snapshot.db.age" "$TMP/snapshot.db"
-    t_age=$(($(now_ns) - t0))
+    t_souk=$T_NS
     sync
-    ((best_age == 0 || t_age < best_age)) && best_age=$t_age
+    timed "$TMP/age.out" nice -n 19 age -r "$PUBLIC" -o "$TMP/snapshot.db.age" "$TMP/snapshot.db"
+    ((best_age == 0 || T_NS < best_age)) && { best_age=$T_NS; cpu_age=$CPU_S; }
+    t_age=$T_NS
     rm -f "$TMP/snapshot.db.age"
-    say "run $r: souk $(secs $T_SOUK) s, age $(secs $t_age) s, souk VmHWM $HWM_KB kB"
+    sync
+    timed "$TMP/age.out" age -r "$PUBLIC" -o "$TMP/snapshot.db.age" "$TMP/snapshot.db"
+    ((best_age0 == 0 || T_NS < best_age0)) && best_age0=$T_NS
+    rm -f "$TMP/snapshot.db.age"
+    sync
+    say "run $r: souk $(secs $t_souk) s, age (nice 19) $(secs $t_age) s, age $(secs $T_NS) s, souk peak RSS $best_hwm kB"
 done
 BACKUP=$(ls "$DATA/backups"/souk-*.tar.zst.age | tail -1)
 BACKUP_BYTES=$(stat -c %s "$BACKUP")
@@ -141,18 +149,27 @@ for ((i = 0; i < 6000; i++)); do [[ $(runs_ok) != "$before" && -n $(runs_ok) ]] 
 HWM_AFTER=$(status_kb "$SOUK_PID" VmHWM)
 RSS_AFTER=$(status_kb "$SOUK_PID" VmRSS)
 
-say "latency: wrk ${WRK_ARGS[*]} on / idle, then during a SIGUSR1 backup"
+say "latency: wrk ${WRK_ARGS[*]} on / idle, then during a SIGUSR1 backup ($LAT_ROUNDS rounds)"
 DUR=$(awk -v ns="$best_souk" 'BEGIN { d = int(ns / 1e9); if (d < 3) d = 3; print d }')
-wrk "${WRK_ARGS[@]}" -d"${DUR}s" "http://127.0.0.1:$SHOP_PORT/" >"$TMP/wrk.idle"
-before=$(runs_ok)
-kill -USR1 "$SOUK_PID"
-wrk "${WRK_ARGS[@]}" -d"${DUR}s" "http://127.0.0.1:$SHOP_PORT/" >"$TMP/wrk.backup"
-for ((i = 0; i < 6000; i++)); do [[ $(runs_ok) != "$before" ]] && break; sleep 0.1; done
 pct() { awk -v p="$2%" '$1 == p { print $2; exit }' "$TMP/wrk.$1"; }
 to_ms() { awk -v v="$1" 'BEGIN { if (v ~ /us$/) printf "%.3f", v / 1000; else if (v ~ /ms$/) printf "%.3f", v + 0; else if (v ~ /s$/) printf "%.3f", v * 1000 }'; }
 rps() { awk '/^Requests\/sec:/ { print $2 }' "$TMP/wrk.$1"; }
-P99_IDLE=$(to_ms "$(pct idle 99)")
-P99_BACKUP=$(to_ms "$(pct backup 99)")
+LAT_LINES=() WORST=0
+for ((r = 1; r <= LAT_ROUNDS; r++)); do
+    wrk "${WRK_ARGS[@]}" -d"${DUR}s" "http://127.0.0.1:$SHOP_PORT/" >"$TMP/wrk.idle$r"
+    before=$(runs_ok)
+    kill -USR1 "$SOUK_PID"
+    wrk "${WRK_ARGS[@]}" -d"${DUR}s" "http://127.0.0.1:$SHOP_PORT/" >"$TMP/wrk.backup$r"
+    # The backup must still have been running when wrk stopped, or the window
+    # was not all "during a backup".
+    [[ $(runs_ok) == "$before" ]] && still=yes || still=NO
+    for ((i = 0; i < 6000; i++)); do [[ $(runs_ok) != "$before" ]] && break; sleep 0.1; done
+    idle=$(to_ms "$(pct "idle$r" 99)") busy=$(to_ms "$(pct "backup$r" 99)")
+    ratio=$(awk -v a="$busy" -v b="$idle" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')
+    WORST=$(awk -v a="$ratio" -v w="$WORST" 'BEGIN { print (a > w ? a : w) }')
+    LAT_LINES+=("$(printf '%-52s %s' "round $r: p99 idle / during (req/s idle / during)" \
+        "$idle ms / $busy ms ($(rps "idle$r") / $(rps "backup$r")), ratio $ratio, backup ran all along: $still")")
+done
 stop_souk
 
 mkdir -p "$(dirname "$OUT")"
@@ -162,20 +179,24 @@ mkdir -p "$(dirname "$OUT")"
     printf '%-52s %s\n' "database" "$DB_BYTES bytes ($(awk -v b="$DB_BYTES" 'BEGIN { printf "%.2f", b / 1073741824 }') GiB)"
     printf '%-52s %s\n' "backup file" "$BACKUP_BYTES bytes ($(awk -v a="$BACKUP_BYTES" -v b="$DB_BYTES" 'BEGIN { printf "%.0f", 100 * a / b }')% of the database)"
     echo
-    echo "[throughput: best of $RUNS, database bytes per second]"
-    printf '%-52s %s\n' "souk backup now (snapshot + tar + zstd + age + fsync)" "$(secs $best_souk) s  $(mibps "$DB_BYTES" "$best_souk") MiB/s"
-    printf '%-52s %s\n' "age -r on a snapshot file (same database)" "$(secs $best_age) s  $(mibps "$DB_BYTES" "$best_age") MiB/s"
-    printf '%-52s %s\n' "ratio souk / age CLI (goal >= 0.9)" "$(awk -v a="$best_age" -v s="$best_souk" 'BEGIN { printf "%.2f", a / s }')"
+    echo "[throughput: best of $RUNS, database bytes per second; the same snapshot, the same run]"
+    echo "compared: all of \`souk backup now\` (process start, snapshot, tar, SHA-256 of every member,"
+    echo "zstd level $LEVEL, age, fsync, rename) against \`age -r\` encrypting a copy of the same"
+    echo "database (no compression, no hashing, no fsync), both reading it from the page cache"
+    printf '%-52s %s\n' "souk backup now (archive thread at nice 19)" "$(secs $best_souk) s  $(mibps "$DB_BYTES" "$best_souk") MiB/s  (CPU $cpu_souk s)"
+    printf '%-52s %s\n' "age -r at nice 19 (souk's backup priority)" "$(secs $best_age) s  $(mibps "$DB_BYTES" "$best_age") MiB/s  (CPU $cpu_age s)"
+    printf '%-52s %s\n' "age -r at normal priority (information)" "$(secs $best_age0) s  $(mibps "$DB_BYTES" "$best_age0") MiB/s"
+    printf '%-52s %s\n' "ratio souk / age CLI, same priority (goal >= 0.9)" "$(awk -v a="$best_age" -v s="$best_souk" 'BEGIN { printf "%.2f", a / s }')"
+    printf '%-52s %s\n' "ratio souk / age CLI at normal priority" "$(awk -v a="$best_age0" -v s="$best_souk" 'BEGIN { printf "%.2f", a / s }')"
     echo "souk's own lines (last run):"
     printf '%s\n' "$SOUK_LINES" | sed 's/^/  | /'
     echo
     echo "[memory]"
-    printf '%-52s %s\n' "souk backup now: peak VmHWM (goal < 64 MiB)" "$best_hwm kB ($(awk -v k="$best_hwm" 'BEGIN { printf "%.1f", k / 1024 }') MiB)"
+    printf '%-52s %s\n' "souk backup now: peak RSS, getrusage (goal < 64 MiB)" "$best_hwm kB ($(awk -v k="$best_hwm" 'BEGIN { printf "%.1f", k / 1024 }') MiB)"
     printf '%-52s %s\n' "souk serve: VmHWM before / after a SIGUSR1 backup" "$HWM_BEFORE kB / $HWM_AFTER kB"
     printf '%-52s %s\n' "souk serve: VmRSS before / after" "$RSS_BEFORE kB / $RSS_AFTER kB"
     echo
     echo "[latency of / : wrk ${WRK_ARGS[*]} -d${DUR}s, 2 cores shared by wrk, souk and the backup]"
-    printf '%-52s %s\n' "idle: p99 / req/s" "$P99_IDLE ms / $(rps idle)"
-    printf '%-52s %s\n' "during a backup: p99 / req/s" "$P99_BACKUP ms / $(rps backup)"
-    printf '%-52s %s\n' "p99 ratio backup / idle (goal <= 2)" "$(awk -v a="$P99_BACKUP" -v b="$P99_IDLE" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "n/a" }')"
+    printf '%s\n' "${LAT_LINES[@]}"
+    printf '%-52s %s\n' "p99 ratio backup / idle, worst round (goal <= 2)" "$WORST"
 } | tee "$OUT"

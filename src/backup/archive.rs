@@ -17,11 +17,16 @@ use super::{BackupError, Result};
 
 type Sink<W> = zstd::stream::write::Encoder<'static, age::stream::StreamWriter<W>>;
 
+/// Bytes read from a member file per call.
+const COPY_BUF: usize = 1 << 20;
+
 /// Writes one backup stream into `W`.
 pub struct ArchiveWriter<W: Write> {
     tar: tar::Builder<Sink<W>>,
     members: Vec<Member>,
     mtime: u64,
+    /// One copy buffer for every member (see [`ArchiveWriter::add_prefix`]).
+    buf: Vec<u8>,
 }
 
 impl<W: Write> ArchiveWriter<W> {
@@ -50,6 +55,7 @@ impl<W: Write> ArchiveWriter<W> {
             tar,
             members: Vec::new(),
             mtime,
+            buf: vec![0; COPY_BUF],
         })
     }
 
@@ -71,7 +77,28 @@ impl<W: Write> ArchiveWriter<W> {
         let file = File::open(path)?;
         let mut header = self.header(size, 0o600);
         let mut reader = Hashing::new(file.take(size), step.clone());
-        self.tar.append_data(&mut header, name, &mut reader)?;
+        if header.set_path(name).is_ok() {
+            // tar's own append_data copies through `dyn Read`/`dyn Write` in 8 KiB
+            // pieces: for a 1 GiB database that is 130,000 reads and zstd calls.
+            // Names that fit the header (all but very long wallet paths) get the
+            // same header written here and the data in 1 MiB pieces.
+            header.set_cksum();
+            let out = self.tar.get_mut();
+            out.write_all(header.as_bytes())?;
+            loop {
+                let n = match reader.read(&mut self.buf) {
+                    Ok(0) => break,
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                };
+                out.write_all(&self.buf[..n])?;
+            }
+            let pad = (512 - reader.done % 512) % 512;
+            out.write_all(&[0; 512][..pad as usize])?;
+        } else {
+            self.tar.append_data(&mut header, name, &mut reader)?;
+        }
         if reader.done != size {
             return Err(io::Error::other(format!(
                 "{} changed size while it was being copied",

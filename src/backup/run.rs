@@ -148,75 +148,81 @@ impl Plan {
             secret_files: Vec::new(),
             members: Vec::new(),
         };
-        let write_err = |e: std::io::Error| {
-            BackupError::io(format!("cannot write {}", out_path.display()), out_path, e)
-        };
-        let file = create_private(out_path).map_err(write_err)?;
-        let mut writer = ArchiveWriter::new(
-            BufWriter::with_capacity(256 * 1024, file),
-            &self.recipients,
-            self.level,
-            1,
-        )
-        .map_err(write_err)?;
-        let step = progress.step("archive", Some(db_bytes));
-        writer
-            .add_prefix(manifest::DATABASE, "database", &db_source, db_bytes, &step)
+        // The snapshot above ran at normal priority: it holds the write lock for a
+        // moment, and a starved holder would stall the shop's writers. From here on
+        // the backup only reads the frozen file, so it may yield every core.
+        let size = in_background(|| -> Result<u64> {
+            let write_err = |e: std::io::Error| {
+                BackupError::io(format!("cannot write {}", out_path.display()), out_path, e)
+            };
+            let file = create_private(out_path).map_err(write_err)?;
+            let mut writer = ArchiveWriter::new(
+                BufWriter::with_capacity(256 * 1024, file),
+                &self.recipients,
+                self.level,
+                compression_workers(),
+            )
             .map_err(write_err)?;
-        drop(frozen); // checkpoints may run again
-        // Wallet files: the escrow engines ask monero-wallet-rpc to `store` before
-        // calling a backup; until then these are plain files copied as they are.
-        for (index, dir) in self.wallet_dirs.iter().enumerate() {
-            manifest.wallet_dirs.push(WalletDir {
-                path: dir.display().to_string(),
-                in_data_dir: dir
-                    .strip_prefix(&self.data_dir)
-                    .ok()
-                    .map(|p| p.display().to_string()),
-            });
-            for (rel, path) in wallet_files(dir)? {
-                let name = format!("wallets/{index}/{rel}");
-                writer
-                    .add_file(&name, "wallet", &path, &step)
-                    .map_err(|e| {
-                        BackupError::io(format!("cannot back up {}", path.display()), &path, e)
-                    })?;
+            let step = progress.step("archive", Some(db_bytes));
+            writer
+                .add_prefix(manifest::DATABASE, "database", &db_source, db_bytes, &step)
+                .map_err(write_err)?;
+            drop(frozen); // checkpoints may run again
+            // Wallet files: the escrow engines ask monero-wallet-rpc to `store` before
+            // calling a backup; until then these are plain files copied as they are.
+            for (index, dir) in self.wallet_dirs.iter().enumerate() {
+                manifest.wallet_dirs.push(WalletDir {
+                    path: dir.display().to_string(),
+                    in_data_dir: dir
+                        .strip_prefix(&self.data_dir)
+                        .ok()
+                        .map(|p| p.display().to_string()),
+                });
+                for (rel, path) in wallet_files(dir)? {
+                    let name = format!("wallets/{index}/{rel}");
+                    writer
+                        .add_file(&name, "wallet", &path, &step)
+                        .map_err(|e| {
+                            BackupError::io(format!("cannot back up {}", path.display()), &path, e)
+                        })?;
+                }
             }
-        }
-        if let Some(config) = &self.config_file {
-            let name = format!("config/{}", file_name(config));
-            writer
-                .add_file(&name, "config", config, &step)
-                .map_err(|e| {
-                    BackupError::io(format!("cannot back up {}", config.display()), config, e)
-                })?;
-            manifest.config_path = Some(config.display().to_string());
-        }
-        for (index, secret) in self.secret_files.iter().enumerate() {
-            let name = format!("secrets/{index}/{}", file_name(secret));
-            writer
-                .add_file(&name, "secret", secret, &step)
-                .map_err(|e| {
-                    BackupError::io(format!("cannot back up {}", secret.display()), secret, e)
-                })?;
-            manifest.secret_files.push(secret.display().to_string());
-        }
-        let buffered = writer.finish(manifest).map_err(write_err)?;
-        let file = buffered
-            .into_inner()
-            .map_err(|e| write_err(e.into_error()))?;
-        file.sync_all().map_err(write_err)?;
-        drop(file);
-        std::fs::rename(out_path, &final_path).map_err(write_err)?;
-        files::fsync_dir(&self.dir).map_err(write_err)?;
-        let _ = files::adopt_owner(&final_path, &self.data_dir);
+            if let Some(config) = &self.config_file {
+                let name = format!("config/{}", file_name(config));
+                writer
+                    .add_file(&name, "config", config, &step)
+                    .map_err(|e| {
+                        BackupError::io(format!("cannot back up {}", config.display()), config, e)
+                    })?;
+                manifest.config_path = Some(config.display().to_string());
+            }
+            for (index, secret) in self.secret_files.iter().enumerate() {
+                let name = format!("secrets/{index}/{}", file_name(secret));
+                writer
+                    .add_file(&name, "secret", secret, &step)
+                    .map_err(|e| {
+                        BackupError::io(format!("cannot back up {}", secret.display()), secret, e)
+                    })?;
+                manifest.secret_files.push(secret.display().to_string());
+            }
+            let buffered = writer.finish(manifest).map_err(write_err)?;
+            let file = buffered
+                .into_inner()
+                .map_err(|e| write_err(e.into_error()))?;
+            file.sync_all().map_err(write_err)?;
+            drop(file);
+            std::fs::rename(out_path, &final_path).map_err(write_err)?;
+            files::fsync_dir(&self.dir).map_err(write_err)?;
+            let _ = files::adopt_owner(&final_path, &self.data_dir);
+            let size = std::fs::metadata(&final_path).map(|m| m.len()).unwrap_or(0);
+            step.finish(&format!(
+                "wrote {} ({})",
+                final_path.display(),
+                files::human_bytes(size)
+            ));
+            Ok(size)
+        })?;
         drop(scratch);
-        let size = std::fs::metadata(&final_path).map(|m| m.len()).unwrap_or(0);
-        step.finish(&format!(
-            "wrote {} ({})",
-            final_path.display(),
-            files::human_bytes(size)
-        ));
 
         let pruned = retention::prune(&self.dir, self.keep, &final_path)?;
         Ok(Outcome {
@@ -365,4 +371,38 @@ impl Drop for Scratch {
             let _ = std::fs::remove_file(p);
         }
     }
+}
+
+/// zstd workers: one per core but one (at most 4). The archive thread itself
+/// reads, hashes (SHA-256), encrypts and writes, about half of the CPU time of a
+/// backup at level 1; the workers do the other half, so on 2 cores one worker
+/// keeps both busy, and a second would only add a third thread competing with
+/// the shop. All of them run at the lowest priority (see [`in_background`]).
+fn compression_workers() -> u32 {
+    std::thread::available_parallelism()
+        .map(|n| n.get().saturating_sub(1).clamp(1, 4) as u32)
+        .unwrap_or(1)
+}
+
+/// Runs `work` on a thread of its own at the lowest CPU priority (nice 19),
+/// which the zstd workers it starts inherit: while the shop is busy its requests
+/// get the cores, while it is idle the backup gets them all. A thread of its own
+/// because a nice value cannot be lowered again without privileges: it must not
+/// stay with a pooled thread (tokio's blocking pool) that later runs queries.
+/// Where `setpriority` is refused the backup runs at normal priority.
+fn in_background<T: Send>(work: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    std::thread::scope(|s| {
+        let thread = std::thread::Builder::new()
+            .name("souk-backup".to_owned())
+            .spawn_scoped(s, || {
+                if let Err(e) = rustix::process::setpriority_process(None, 19) {
+                    tracing::info!(error = %e, "backup runs at normal CPU priority: setpriority refused");
+                }
+                work()
+            })
+            .map_err(|e| BackupError::Other(format!("cannot start the backup thread: {e}")))?;
+        thread
+            .join()
+            .unwrap_or_else(|_| Err(BackupError::Other("the backup thread panicked".to_owned())))
+    })
 }

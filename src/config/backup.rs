@@ -40,7 +40,7 @@ pub struct BackupConfig {
     pub post_command: String,
     /// The post command is killed after this long.
     pub post_command_timeout_secs: u64,
-    /// zstd compression level (1 fastest .. 19 smallest).
+    /// zstd compression level: -7 fastest .. 19 smallest (negative: zstd's fast levels).
     pub compression_level: i32,
 }
 
@@ -94,9 +94,9 @@ impl BackupConfig {
         {
             problems.push(format!("backup.schedule: {e}"));
         }
-        if !(1..=19).contains(&self.compression_level) {
+        if !(-7..=19).contains(&self.compression_level) || self.compression_level == 0 {
             problems.push(format!(
-                "backup.compression_level is {}: use 1 (fastest) to 19 (smallest)",
+                "backup.compression_level is {}: use -7 (fastest) to 19 (smallest), not 0",
                 self.compression_level
             ));
         }
@@ -255,6 +255,24 @@ mod tests {
         c.recipients = vec!["AGE-SECRET-KEY-1QQQQ".to_owned()];
         let e = c.parsed_recipients().unwrap_err();
         assert!(e.contains("secret key") && !e.contains("QQQQ"), "{e}");
+    }
+
+    #[test]
+    fn compression_level_takes_zstd_fast_levels_but_not_0() {
+        let with = |level| BackupConfig {
+            compression_level: level,
+            ..BackupConfig::default()
+        };
+        for ok in [-7, -1, 1, 19] {
+            assert!(with(ok).problems(Path::new("/d")).is_empty(), "{ok}");
+        }
+        for bad in [-8, 0, 20] {
+            let p = with(bad).problems(Path::new("/d"));
+            assert!(
+                p.iter().any(|l| l.contains("backup.compression_level is")),
+                "{bad}: {p:?}"
+            );
+        }
     }
 
     #[test]
