@@ -140,6 +140,9 @@ struct DemoArgs {
     /// Seed the data dir and exit (benchmarks).
     #[arg(long, hide = true)]
     seed_only: bool,
+    /// No private Monero chain, even when monerod is installed (starts at once).
+    #[arg(long)]
+    no_payments: bool,
 }
 
 #[derive(Subcommand)]
@@ -205,6 +208,7 @@ fn main() -> ExitCode {
                 listings: a.listings,
                 orders: a.orders,
                 seed_only: a.seed_only,
+                no_payments: a.no_payments,
             }))
         }),
         Command::DemoPay {

@@ -20,6 +20,12 @@ pub const COMMISSION: u64 = XMR * COMMISSION_BPS / 10_000;
 /// The password every test account uses.
 pub const PASSWORD: &str = "correct horse battery";
 
+/// Blocks mined at start. Coinbase unlocks after 60; the wallet picks ring
+/// members mostly among recent unlocked outputs, and with only a score of them
+/// (80 blocks) a transfer could spin for minutes choosing decoys, so many
+/// tests paying from one bank want well over a hundred unlocked outputs.
+const START_BLOCKS: u64 = 180;
+
 /// The chain every test of this binary shares.
 pub struct Chain {
     regtest: Regtest,
@@ -31,15 +37,15 @@ pub struct Chain {
     next_wallet: AtomicUsize,
 }
 
-/// The shared chain: monerod plus the bank's wallet-rpc, the bank funded by 80
-/// mined blocks (coinbase unlocks after 60). Stopped by PID when the tests end.
+/// The shared chain: monerod plus the bank's wallet-rpc, the bank funded by
+/// [`START_BLOCKS`] mined blocks. Stopped by PID when the tests end.
 pub fn chain() -> &'static Chain {
     static CHAIN: OnceLock<Chain> = OnceLock::new();
     CHAIN.get_or_init(|| {
         let regtest = Regtest::start(1);
         regtest.stop_when_tests_end();
         let bank_address = regtest.wallet(0).create_wallet("bank");
-        regtest.daemon.mine(80, &bank_address);
+        regtest.daemon.mine(START_BLOCKS, &bank_address);
         regtest.wallet(0).refresh();
         Chain {
             regtest,
@@ -83,6 +89,10 @@ impl Chain {
                 json!({"destinations": [{"amount": amount, "address": address}], "account_index": 0, "priority": 0}),
             ) {
                 Ok(r) => return r["tx_hash"].as_str().unwrap().to_owned(),
+                // No answer: the transfer may still go out, so a retry could pay twice.
+                Err(e @ crate::common::regtest::RpcError::Transport(_)) => {
+                    panic!("the bank's transfer got no answer: {e:?}")
+                }
                 Err(e) => {
                     eprintln!("bank transfer retried after a block: {e:?}");
                     self.mine(1);
