@@ -11,6 +11,7 @@ use std::time::{Duration, Instant};
 
 use common::browser::Browser;
 use common::*;
+use common::storefront::*;
 
 /// The demo process, killed (with its children, by PID) if the test fails.
 struct Demo {
@@ -78,14 +79,6 @@ fn alive(pid: u32) -> bool {
     })
 }
 
-fn between(s: &str, start: &str, end: &str) -> String {
-    let from = s
-        .find(start)
-        .unwrap_or_else(|| panic!("{start:?} not in:\n{s}"))
-        + start.len();
-    s[from..][..s[from..].find(end).unwrap()].to_owned()
-}
-
 #[test]
 fn demo_with_its_own_chain_takes_a_payment_and_stops_its_children() {
     tool("monerod", "monero");
@@ -146,17 +139,7 @@ fn demo_with_its_own_chain_takes_a_payment_and_stops_its_children() {
     buyer.login("alice", "alice-demo-pass");
     let home = buyer.get("/");
     let listing = between(&home.body, "href=\"/listings/", "\"");
-    let page = buyer.get(&format!("/listings/{listing}"));
-    let option = between(&page.body, "name=\"delivery_option\" value=\"", "\"");
-    let r = buyer.post_form(
-        &format!("/listings/{listing}/order"),
-        &[
-            ("quantity", "1"),
-            ("delivery_option", &option),
-            ("delivery_note", "1 Demo Street"),
-        ],
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = order_one(&mut buyer, &listing, "1 Demo Street");
     assert!(r.body.contains("Pay exactly"), "{}", r.body);
     let order_path = buyer.path.clone();
     // The payment link as the page shows it (text, and maybe a link).

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use common::regtest::{Regtest, WalletRpc};
 use common::{Opts, Souk, run};
+use common::storefront::*;
 use serde_json::json;
 use souk::config::Network;
 use souk::config::monero::{Endpoint, read_login_file};
@@ -501,15 +502,6 @@ fn payouts_happen_exactly_once_across_crashes_and_races() {
     });
 }
 
-/// The text between `start` and the next `end` in `s`.
-fn between(s: &str, start: &str, end: &str) -> String {
-    let from = s
-        .find(start)
-        .unwrap_or_else(|| panic!("{start:?} not on the page:\n{s}"))
-        + start.len();
-    s[from..][..s[from..].find(end).unwrap()].to_owned()
-}
-
 /// Through the real binary and its HTML forms: a buyer orders, the order page
 /// shows its own subaddress and the exact amount (as a `monero:` link too), the
 /// buyer pays it from a real wallet, and the page says paid after ten
@@ -535,59 +527,20 @@ fn a_buyer_pays_the_address_on_the_order_page_and_the_order_becomes_paid() {
         )],
         ..Opts::default()
     });
-    let config = souk.dir.path().join("souk.toml");
-    let out = run(
-        souk.dir.path(),
-        &[
-            "admin",
-            "category",
-            "--config",
-            config.to_str().unwrap(),
-            "goods",
-            "Goods",
-        ],
+    goods_category(&souk);
+    let (mut vendor, listing) = vendor_with_teapot(
+        &souk,
+        "correct horse battery",
+        Teapot {
+            price: "0.5",
+            stock: "50",
+            delivery: "0.012345678901",
+        },
     );
-    assert!(out.status.success(), "{out:?}");
-    let mut vendor = Browser::new(souk.shop);
-    vendor.register("vendor", "correct horse battery");
-    let r = vendor.post_form(
-        "/account/vendor-application",
-        &[("statement", "Fine things")],
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    let r = vendor.post_form(
-        "/sell/new",
-        &[
-            ("title", "A fine teapot"),
-            ("category", "goods"),
-            ("price", "0.5"),
-            ("stock", "50"),
-            ("description", "Porcelain."),
-            ("delivery_label_0", "Post"),
-            ("delivery_price_0", "0.012345678901"),
-        ],
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    let listing = vendor
-        .path
-        .strip_prefix("/sell/")
-        .and_then(|p| p.strip_suffix("/edit"))
-        .unwrap()
-        .to_owned();
 
     let mut buyer = Browser::new(souk.shop);
     buyer.register("buyer", "correct horse battery");
-    let page = buyer.get(&format!("/listings/{listing}"));
-    let option = between(&page.body, "name=\"delivery_option\" value=\"", "\"");
-    let r = buyer.post_form(
-        &format!("/listings/{listing}/order"),
-        &[
-            ("quantity", "1"),
-            ("delivery_option", &option),
-            ("delivery_note", "Flat 3, 1 Harbour Road"),
-        ],
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = order_one(&mut buyer, &listing, "Flat 3, 1 Harbour Road");
     let order_path = buyer.path.clone();
     assert!(r.body.contains("Pay exactly"), "{}", r.body);
     let address = between(

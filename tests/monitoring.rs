@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use common::regtest::Regtest;
 use common::*;
+use common::storefront::*;
 
 /// Polls `f` every 200 ms until it returns Some, or panics after `limit`.
 fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
@@ -202,15 +203,6 @@ fn assert_promtool_clean(body: &str) {
     );
 }
 
-/// The text between `start` and the next `end` in `s`.
-fn between(s: &str, start: &str, end: &str) -> String {
-    let from = s
-        .find(start)
-        .unwrap_or_else(|| panic!("{start:?} not on the page:\n{s}"))
-        + start.len();
-    s[from..][..s[from..].find(end).unwrap()].to_owned()
-}
-
 /// A real order paid from a real wallet shows up in the escrow figures (held,
 /// orders and escrows by state, the watcher's cycle), its payout in
 /// `souk_payouts_total{result="ok"}`, the metrics UI shows the amount held, and
@@ -255,58 +247,19 @@ fn escrow_figures_follow_a_paid_order_and_its_payout() {
     );
     assert_promtool_clean(&m);
 
-    let config = souk.dir.path().join("souk.toml");
-    let out = run(
-        souk.dir.path(),
-        &[
-            "admin",
-            "category",
-            "--config",
-            config.to_str().unwrap(),
-            "goods",
-            "Goods",
-        ],
+    goods_category(&souk);
+    let (mut vendor, listing) = vendor_with_teapot(
+        &souk,
+        "correct horse battery",
+        Teapot {
+            price: "0.5",
+            stock: "50",
+            delivery: "0.012345678901",
+        },
     );
-    assert!(out.status.success(), "{out:?}");
-    let mut vendor = Browser::new(souk.shop);
-    vendor.register("vendor", "correct horse battery");
-    let r = vendor.post_form(
-        "/account/vendor-application",
-        &[("statement", "Fine things")],
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    let r = vendor.post_form(
-        "/sell/new",
-        &[
-            ("title", "A fine teapot"),
-            ("category", "goods"),
-            ("price", "0.5"),
-            ("stock", "50"),
-            ("description", "Porcelain."),
-            ("delivery_label_0", "Post"),
-            ("delivery_price_0", "0.012345678901"),
-        ],
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
-    let listing = vendor
-        .path
-        .strip_prefix("/sell/")
-        .and_then(|p| p.strip_suffix("/edit"))
-        .unwrap()
-        .to_owned();
     let mut buyer = Browser::new(souk.shop);
     buyer.register("buyer", "correct horse battery");
-    let page = buyer.get(&format!("/listings/{listing}"));
-    let option = between(&page.body, "name=\"delivery_option\" value=\"", "\"");
-    let r = buyer.post_form(
-        &format!("/listings/{listing}/order"),
-        &[
-            ("quantity", "1"),
-            ("delivery_option", &option),
-            ("delivery_note", "Flat 3"),
-        ],
-    );
-    assert_eq!(r.status, 200, "{}", r.body);
+    let r = order_one(&mut buyer, &listing, "Flat 3");
     let order_path = buyer.path.clone();
     let address = between(
         &r.body,

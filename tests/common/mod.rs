@@ -5,6 +5,7 @@
 pub mod browser;
 pub mod regtest;
 pub mod shop;
+pub mod storefront;
 pub mod visitor;
 
 use std::io::{Read, Write};

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::common::browser::Browser;
+use crate::common::storefront::{Teapot, between, goods_category, order_one, vendor_with_teapot};
 use crate::common::regtest::{Regtest, WalletRpc, stop_when_tests_end};
 use crate::common::{Opts, Resp, Souk, run};
 
@@ -217,15 +218,6 @@ pub fn piconero(xmr: &str) -> u64 {
     int.parse::<u64>().unwrap() * XMR + frac[..12].parse::<u64>().unwrap()
 }
 
-/// The text between `start` and the next `end` in `s`.
-pub fn between(s: &str, start: &str, end: &str) -> String {
-    let from = s
-        .find(start)
-        .unwrap_or_else(|| panic!("{start:?} not on the page:\n{s}"))
-        + start.len();
-    s[from..][..s[from..].find(end).unwrap()].to_owned()
-}
-
 /// What a test shop is set up with.
 #[derive(Default)]
 pub struct Setup {
@@ -285,45 +277,16 @@ impl Shop {
             ..Opts::default()
         });
         guard_souk(&souk);
-        let config = souk.dir.path().join("souk.toml");
-        let out = run(
-            souk.dir.path(),
-            &[
-                "admin",
-                "category",
-                "--config",
-                config.to_str().unwrap(),
-                "goods",
-                "Goods",
-            ],
+        goods_category(&souk);
+        let (mut vendor, listing) = vendor_with_teapot(
+            &souk,
+            PASSWORD,
+            Teapot {
+                price: "1",
+                stock: "500",
+                delivery: "0",
+            },
         );
-        assert!(out.status.success(), "{out:?}");
-        let mut vendor = Browser::new(souk.shop);
-        vendor.register("vendor", PASSWORD);
-        let r = vendor.post_form(
-            "/account/vendor-application",
-            &[("statement", "Fine things")],
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
-        let r = vendor.post_form(
-            "/sell/new",
-            &[
-                ("title", "A fine teapot"),
-                ("category", "goods"),
-                ("price", "1"),
-                ("stock", "500"),
-                ("description", "Porcelain."),
-                ("delivery_label_0", "Post"),
-                ("delivery_price_0", "0"),
-            ],
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
-        let listing = vendor
-            .path
-            .strip_prefix("/sell/")
-            .and_then(|p| p.strip_suffix("/edit"))
-            .unwrap()
-            .to_owned();
         let mut buyer = Browser::new(souk.shop);
         buyer.register("buyer", PASSWORD);
         Self {
@@ -364,17 +327,7 @@ impl Shop {
 
     /// The buyer orders one teapot (1 XMR): (order page path, payment address).
     pub fn order(&mut self) -> (String, String) {
-        let page = self.buyer.get(&format!("/listings/{}", self.listing));
-        let option = between(&page.body, "name=\"delivery_option\" value=\"", "\"");
-        let r = self.buyer.post_form(
-            &format!("/listings/{}/order", self.listing),
-            &[
-                ("quantity", "1"),
-                ("delivery_option", &option),
-                ("delivery_note", "Flat 3, 1 Harbour Road"),
-            ],
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
+        let r = order_one(&mut self.buyer, &self.listing, "Flat 3, 1 Harbour Road");
         assert!(r.body.contains("Pay exactly"), "{}", r.body);
         let address = between(
             &r.body,

@@ -5,6 +5,7 @@ use souk::market::orders::{Timing, escrow_events};
 use souk::store::Db;
 
 use crate::common::browser::Browser;
+use crate::common::storefront::{Teapot, goods_category, order_one, vendor_with_teapot};
 use crate::common::{Opts, Souk, run};
 
 /// Everyone's password in these tests.
@@ -25,47 +26,19 @@ impl Market {
             extra_toml: "[market]\nopen_vendor_signup = true\n".to_owned(),
             ..Opts::default()
         });
-        let config = souk.dir.path().join("souk.toml");
-        let out = run(
-            souk.dir.path(),
-            &[
-                "admin",
-                "category",
-                "--config",
-                config.to_str().unwrap(),
-                "goods",
-                "Goods",
-            ],
-        );
-        assert!(out.status.success(), "{out:?}");
+        goods_category(&souk);
         let rt = tokio::runtime::Runtime::new().unwrap();
         let (db, _) = Db::open(&souk.data_dir().join("souk.db")).unwrap();
-        let mut vendor = Browser::new(souk.shop);
-        vendor.register("vendor", PASSWORD);
-        let r = vendor.post_form(
-            "/account/vendor-application",
-            &[("statement", "Fine things")],
+        let (mut vendor, listing) = vendor_with_teapot(
+            &souk,
+            PASSWORD,
+            Teapot {
+                price: "0.5",
+                stock: "50",
+                delivery: "0",
+            },
         );
-        assert_eq!(r.status, 200, "{}", r.body);
-        let r = vendor.post_form(
-            "/sell/new",
-            &[
-                ("title", "A fine teapot"),
-                ("category", "goods"),
-                ("price", "0.5"),
-                ("stock", "50"),
-                ("description", "Porcelain."),
-                ("delivery_label_0", "Post"),
-                ("delivery_price_0", "0"),
-            ],
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
-        let listing_id = vendor
-            .path
-            .strip_prefix("/sell/")
-            .and_then(|p| p.strip_suffix("/edit"))
-            .and_then(|id| id.parse().ok())
-            .unwrap_or_else(|| panic!("listing created at {}", vendor.path));
+        let listing_id = listing.parse().unwrap();
         Self {
             souk,
             db,
@@ -108,17 +81,7 @@ impl Market {
 
     /// The buyer orders the listing through the form; returns the order's public id.
     pub fn order(&self, buyer: &mut Browser) -> String {
-        let page = buyer.get(&format!("/listings/{}", self.listing_id));
-        let option = between(&page.body, "name=\"delivery_option\" value=\"", "\"");
-        let r = buyer.post_form(
-            &format!("/listings/{}/order", self.listing_id),
-            &[
-                ("quantity", "1"),
-                ("delivery_option", &option),
-                ("delivery_note", "Flat 3, 1 Harbour Road"),
-            ],
-        );
-        assert_eq!(r.status, 200, "{}", r.body);
+        order_one(buyer, &self.listing_id.to_string(), "Flat 3, 1 Harbour Road");
         buyer
             .path
             .strip_prefix("/orders/")
@@ -185,14 +148,7 @@ pub fn escaped(text: &str) -> String {
         .replace('\'', "&#39;")
 }
 
-pub fn between(text: &str, start: &str, end: &str) -> String {
-    let from = text
-        .find(start)
-        .unwrap_or_else(|| panic!("{start:?} not in {text}"))
-        + start.len();
-    let len = text[from..].find(end).unwrap();
-    text[from..from + len].to_owned()
-}
+pub use crate::common::storefront::between;
 
 /// The unread count the header shows.
 pub fn unread(b: &mut Browser) -> i64 {
