@@ -10,8 +10,8 @@ use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
 use common::browser::Browser;
-use common::*;
 use common::storefront::*;
+use common::*;
 
 /// The demo process, killed (with its children, by PID) if the test fails.
 struct Demo {

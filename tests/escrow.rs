@@ -7,8 +7,8 @@ mod common;
 use std::time::Duration;
 
 use common::regtest::{Regtest, WalletRpc};
-use common::{Opts, Souk, run};
 use common::storefront::*;
+use common::{Opts, Souk};
 use serde_json::json;
 use souk::config::Network;
 use souk::config::monero::{Endpoint, read_login_file};

@@ -7,8 +7,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::regtest::Regtest;
-use common::*;
 use common::storefront::*;
+use common::*;
 
 /// Polls `f` every 200 ms until it returns Some, or panics after `limit`.
 fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {

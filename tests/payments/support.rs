@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::json;
 
 use crate::common::browser::Browser;
-use crate::common::storefront::{Teapot, between, goods_category, order_one, vendor_with_teapot};
 use crate::common::regtest::{Regtest, WalletRpc, stop_when_tests_end};
-use crate::common::{Opts, Resp, Souk, run};
+use crate::common::storefront::{Teapot, between, goods_category, order_one, vendor_with_teapot};
+use crate::common::{Opts, Resp, Souk};
 
 /// One piconero-exact XMR.
 pub const XMR: u64 = 1_000_000_000_000;
@@ -278,7 +278,7 @@ impl Shop {
         });
         guard_souk(&souk);
         goods_category(&souk);
-        let (mut vendor, listing) = vendor_with_teapot(
+        let (vendor, listing) = vendor_with_teapot(
             &souk,
             PASSWORD,
             Teapot {

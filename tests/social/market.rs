@@ -6,7 +6,7 @@ use souk::store::Db;
 
 use crate::common::browser::Browser;
 use crate::common::storefront::{Teapot, goods_category, order_one, vendor_with_teapot};
-use crate::common::{Opts, Souk, run};
+use crate::common::{Opts, Souk};
 
 /// Everyone's password in these tests.
 pub const PASSWORD: &str = "correct horse battery";
@@ -29,7 +29,7 @@ impl Market {
         goods_category(&souk);
         let rt = tokio::runtime::Runtime::new().unwrap();
         let (db, _) = Db::open(&souk.data_dir().join("souk.db")).unwrap();
-        let (mut vendor, listing) = vendor_with_teapot(
+        let (vendor, listing) = vendor_with_teapot(
             &souk,
             PASSWORD,
             Teapot {
@@ -81,7 +81,11 @@ impl Market {
 
     /// The buyer orders the listing through the form; returns the order's public id.
     pub fn order(&self, buyer: &mut Browser) -> String {
-        order_one(buyer, &self.listing_id.to_string(), "Flat 3, 1 Harbour Road");
+        order_one(
+            buyer,
+            &self.listing_id.to_string(),
+            "Flat 3, 1 Harbour Road",
+        );
         buyer
             .path
             .strip_prefix("/orders/")
