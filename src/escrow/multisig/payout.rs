@@ -1,0 +1,544 @@
+//! Payouts of a multisig escrow after its order ended: release to the vendor,
+//! refund to the buyer, or a dispute split. Amounts and addresses are frozen on
+//! the payout row from the order and stored settings, never from a request.
+//!
+//! Per attempt: the arbiter exports fresh multisig info (shown on the page), the
+//! co-signer (vendor for a release or split, buyer for a refund) pastes theirs,
+//! the arbiter refreshes, imports it and builds the set (`transfer` or
+//! `sweep_all`, never relayed: one signature cannot spend), and the page shows
+//! it with the commands to sign. The co-signer submits it, or pastes the fully
+//! signed set for souk to submit. Every step is stored before and after its
+//! wallet call: a build that crashed is simply built again (nothing left the
+//! wallet); a set to submit is stored before `submit_multisig` and its hash
+//! after; before submitting or starting over souk looks for a spend in the
+//! arbiter's wallet, so nothing is paid twice.
+
+use super::MultisigEscrow;
+use super::state::{EscrowState, Participant};
+use crate::market::orders::state::OrderState;
+use crate::market::{MarketError, MarketResult, now};
+use crate::store::multisig::{self as store, PayoutRow};
+
+/// Upper bound of the first fee guess for a set with two outputs, piconero.
+const FEE_GUESS: i64 = 10_000_000_000;
+
+/// A payout as the page shows it (blobs opened).
+#[derive(Debug, Clone)]
+pub struct PayoutView {
+    /// The frozen payout.
+    pub row: PayoutRow,
+    /// The escrow's state.
+    pub state: EscrowState,
+    /// The arbiter's info of this attempt.
+    pub arbiter_info: Option<String>,
+    /// The arbiter-signed set of this attempt.
+    pub txset: Option<String>,
+    /// Who pasted their info for this attempt.
+    pub pasted: Vec<Participant>,
+    /// The last wallet problem.
+    pub problem: Option<String>,
+}
+
+fn hex_blob(raw: &str, what: &str) -> MarketResult<String> {
+    let text: String = raw.split_whitespace().collect();
+    if text.len() < 64 || text.len() % 2 != 0 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
+        return Err(MarketError::Invalid(format!(
+            "That is not {what}: paste the hexadecimal text (only 0-9 and a-f) the command below prints."
+        )));
+    }
+    Ok(text.to_ascii_lowercase())
+}
+
+impl MultisigEscrow {
+    /// Writes the payout of a funded escrow whose order ended (once). False
+    /// when it is not due or exists.
+    pub async fn open_payout(&self, order_id: i64) -> Result<bool, String> {
+        let bps = i64::from(self.commission_bps);
+        let fee_address = self.fee_address.clone();
+        let t = now();
+        self.db
+            .write(move |c| {
+                let Some(row) = store::get(c, order_id)? else {
+                    return Ok(false);
+                };
+                let Some(order) = crate::store::orders::by_id(c, order_id)? else {
+                    return Ok(false);
+                };
+                if row.state != EscrowState::Funded || store::payout(c, order_id)?.is_some() {
+                    return Ok(false);
+                }
+                let percent = match order.state {
+                    OrderState::Completed => order.outcome_vendor_percent.unwrap_or(100),
+                    OrderState::Resolved => order.outcome_vendor_percent.unwrap_or(0),
+                    OrderState::Cancelled | OrderState::Expired => 0,
+                    _ => return Ok(false),
+                };
+                // Without a fee address the commission cannot stay anywhere: the
+                // arbiter holds no funds of its own. It is not taken.
+                let bps = if fee_address.is_some() { bps } else { 0 };
+                let shares = crate::market::payouts::split(
+                    order.total,
+                    order.total,
+                    u8::try_from(percent.clamp(0, 100)).unwrap_or(0),
+                    bps,
+                );
+                let p = PayoutRow {
+                    order_id,
+                    signer: if shares.vendor > 0 {
+                        Participant::Vendor
+                    } else {
+                        Participant::Buyer
+                    },
+                    vendor_amount: shares.vendor,
+                    buyer_amount: shares.buyer,
+                    commission: shares.commission,
+                    vendor_address: crate::store::escrow::payout_address(c, order.vendor_id)?,
+                    buyer_address: crate::store::escrow::refund_address(c, order_id)?,
+                    fee_address: fee_address.filter(|_| shares.commission > 0),
+                    attempt: 1,
+                    arbiter_info: None,
+                    txset: None,
+                    fee: None,
+                    signed_set: None,
+                    tx_hash: None,
+                };
+                store::insert_payout(c, &p, t)
+            })
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    /// The payout as buyer or vendor see it; `None` before the order ended.
+    pub async fn payout_view(&self, order_id: i64) -> MarketResult<Option<PayoutView>> {
+        let loaded = self
+            .db
+            .read(move |c| {
+                let Some(p) = store::payout(c, order_id)? else {
+                    return Ok(None);
+                };
+                let e = store::get(c, order_id)?;
+                let infos = store::payout_infos(c, order_id, p.attempt)?;
+                Ok(e.map(|e| (p, e, infos)))
+            })
+            .await?;
+        let Some((row, escrow, infos)) = loaded else {
+            return Ok(None);
+        };
+        let open = |s: &Option<String>| -> MarketResult<Option<String>> {
+            s.as_deref()
+                .map(|s| {
+                    self.key.open_message(order_id, s).ok_or_else(|| {
+                        MarketError::Unavailable(
+                            "The escrow's data does not open with escrow.wallet_key_file: the shop must restore its key file.".to_owned(),
+                        )
+                    })
+                })
+                .transpose()
+        };
+        Ok(Some(PayoutView {
+            arbiter_info: open(&row.arbiter_info)?,
+            txset: open(&row.txset)?,
+            pasted: infos.into_iter().map(|(p, _)| p).collect(),
+            state: escrow.state,
+            problem: escrow.problem,
+            row,
+        }))
+    }
+
+    /// A participant's pasted `export_multisig_info` for the current attempt.
+    pub async fn submit_payout_info(
+        &self,
+        order_id: i64,
+        who: Participant,
+        raw: &str,
+    ) -> MarketResult<()> {
+        let view = self.payout_view(order_id).await?.ok_or_else(|| {
+            MarketError::Conflict("No payout is due for this order yet.".to_owned())
+        })?;
+        if view.state != EscrowState::Funded {
+            return Err(MarketError::Conflict(
+                "The payout transaction is already built: sign it with the commands below, or start over if signing failed.".to_owned(),
+            ));
+        }
+        let text = hex_blob(raw, "multisig info")?;
+        if view.arbiter_info.as_deref() == Some(text.as_str()) {
+            return Err(MarketError::Invalid(
+                "That is the shop's arbiter info, copied from this page: paste what your own wallet's export_multisig_info printed.".to_owned(),
+            ));
+        }
+        let sealed = self.key.seal_message(order_id, &text);
+        let (attempt, t) = (view.row.attempt, now());
+        let stored = self
+            .db
+            .write(move |c| store::insert_payout_info(c, order_id, attempt, who, &sealed, t))
+            .await?;
+        if !stored {
+            return Err(MarketError::Conflict(
+                "Your info for this attempt is already received. If the shop's wallet refused it, the page says so and asks for a new one.".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A fully signed set pasted for souk to submit.
+    pub async fn submit_signed_set(&self, order_id: i64, raw: &str) -> MarketResult<()> {
+        let view = self.payout_view(order_id).await?.ok_or_else(|| {
+            MarketError::Conflict("No payout is due for this order yet.".to_owned())
+        })?;
+        if view.state != EscrowState::SpendProposed {
+            return Err(MarketError::Conflict(match view.state {
+                EscrowState::Funded => "There is no transaction to sign yet: paste your multisig info first.".to_owned(),
+                _ => "The payout was already sent or is being sent.".to_owned(),
+            }));
+        }
+        let text = hex_blob(raw, "a signed transaction set")?;
+        if view.txset.as_deref() == Some(text.as_str()) {
+            return Err(MarketError::Invalid(
+                "That is the set as the shop signed it, copied from this page: run sign_multisig on it in your wallet first and paste what it prints.".to_owned(),
+            ));
+        }
+        let sealed = self.key.seal_message(order_id, &text);
+        let t = now();
+        let stored = self
+            .db
+            .write(move |c| store::record_signed_set(c, order_id, &sealed, t))
+            .await?;
+        if !stored {
+            return Err(MarketError::Conflict(
+                "The payout moved on meanwhile: reload the page.".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// Starts a new attempt after a stale or failed one, unless the escrow was
+    /// already spent (then the spend is recorded instead).
+    pub async fn restart_payout(&self, order_id: i64) -> MarketResult<()> {
+        let view = self.payout_view(order_id).await?.ok_or(MarketError::NotFound)?;
+        if !matches!(
+            view.state,
+            EscrowState::SpendProposed | EscrowState::SpendSigned | EscrowState::Funded
+        ) {
+            return Err(MarketError::Conflict(
+                "The payout was already sent: it cannot be started over.".to_owned(),
+            ));
+        }
+        let _busy = self.busy(order_id).ok_or_else(|| {
+            MarketError::Conflict("The shop's wallet is busy with this escrow: try again in a moment.".to_owned())
+        })?;
+        if view.state != EscrowState::Funded {
+            let seen = self
+                .spend_seen(&view.row)
+                .await
+                .map_err(MarketError::Unavailable)?;
+            if let Some(hash) = seen {
+                let (state, t) = (view.state, now());
+                self.db
+                    .write(move |c| store::record_tx_hash(c, order_id, state, &hash, t))
+                    .await?;
+                return Err(MarketError::Conflict(
+                    "The escrow was already spent: the payout is recorded as sent.".to_owned(),
+                ));
+            }
+        }
+        let (state, t) = (view.state, now());
+        let reason = "Started over: export fresh multisig info and paste it again.";
+        let done = if state == EscrowState::Funded {
+            // Funded: a new attempt without a state move.
+            self.db
+                .write(move |c| {
+                    c.execute(
+                        "UPDATE multisig_payouts SET attempt = attempt + 1, arbiter_info = NULL, updated_at = ?2 WHERE order_id = ?1 AND txset IS NULL AND tx_hash IS NULL",
+                        rusqlite::params![order_id, t],
+                    )?;
+                    store::release(c, order_id, Some(reason), t)?;
+                    Ok(true)
+                })
+                .await?
+        } else {
+            self.db
+                .write(move |c| store::restart_payout(c, order_id, state, reason, t))
+                .await?
+        };
+        if !done {
+            return Err(MarketError::Conflict(
+                "The payout moved on meanwhile: reload the page.".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// A spend of the escrow the arbiter's wallet sees (submitted by anyone).
+    async fn spend_seen(&self, p: &PayoutRow) -> Result<Option<String>, String> {
+        let row = self
+            .db
+            .read({
+                let id = p.order_id;
+                move |c| store::get(c, id)
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .ok_or("multisig payout: no escrow")?;
+        let password = self.password(&row)?;
+        let wallet = self
+            .pool
+            .open(&row.wallet_file, &password, false)
+            .await
+            .map_err(|e| format!("multisig payout: {e}"))?;
+        let c = wallet.client();
+        c.refresh()
+            .await
+            .map_err(|e| format!("multisig payout: {e}"))?;
+        let out = c
+            .outgoing()
+            .await
+            .map_err(|e| format!("multisig payout: {e}"))?;
+        Ok(out.into_iter().next().map(|o| o.txid))
+    }
+
+    /// The payout job's turn for every ended, funded escrow.
+    pub async fn watch_payouts(&self) -> Result<usize, String> {
+        let ids = self
+            .db
+            .read(|c| store::payouts_due(c, super::BATCH))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut failed = None;
+        for &id in &ids {
+            if let Err(e) = self.payout_step(id).await {
+                let (text, t) = (e.clone(), now());
+                let _ = self
+                    .db
+                    .write(move |c| store::release(c, id, Some(&text), t))
+                    .await;
+                failed.get_or_insert(e);
+            }
+        }
+        match failed {
+            Some(e) => Err(e),
+            None => Ok(ids.len()),
+        }
+    }
+
+    async fn payout_step(&self, order_id: i64) -> Result<(), String> {
+        self.open_payout(order_id).await?;
+        // An address given after the order ended fills a missing one (never replaces).
+        let t = now();
+        self.db
+            .write(move |c| {
+                let Some(order) = crate::store::orders::by_id(c, order_id)? else {
+                    return Ok(());
+                };
+                let vendor = crate::store::escrow::payout_address(c, order.vendor_id)?;
+                let buyer = crate::store::escrow::refund_address(c, order_id)?;
+                store::fill_payout_addresses(c, order_id, vendor.as_deref(), buyer.as_deref(), t)
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some(_busy) = self.busy(order_id) else {
+            return Ok(());
+        };
+        let loaded = self
+            .db
+            .read(move |c| {
+                let e = store::get(c, order_id)?;
+                let p = store::payout(c, order_id)?;
+                let infos = match &p {
+                    Some(p) => store::payout_infos(c, order_id, p.attempt)?,
+                    None => Vec::new(),
+                };
+                Ok(e.zip(p).map(|(e, p)| (e, p, infos)))
+            })
+            .await
+            .map_err(|e| e.to_string())?;
+        let Some((row, p, infos)) = loaded else {
+            return Ok(());
+        };
+        let password = self.password(&row)?;
+        let err = |e: crate::monero::MoneroError| format!("multisig payout: {e}");
+        let t = now();
+        match row.state {
+            EscrowState::Funded if p.arbiter_info.is_none() => {
+                let wallet = self.pool.open(&row.wallet_file, &password, false).await.map_err(err)?;
+                wallet.client().refresh().await.map_err(err)?;
+                let info = wallet.client().export_multisig_info().await.map_err(err)?;
+                drop(wallet);
+                let sealed = self.key.seal_message(order_id, &info);
+                let attempt = p.attempt;
+                self.db
+                    .write(move |c| {
+                        store::set_arbiter_info(c, order_id, attempt, &sealed, t)?;
+                        store::release(c, order_id, None, t)
+                    })
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            EscrowState::Funded => {
+                if !infos.iter().any(|(w, _)| *w == p.signer) {
+                    return Ok(());
+                }
+                let destinations = self.destinations(&p)?;
+                let opened: Vec<String> = infos
+                    .iter()
+                    .filter_map(|(_, s)| self.key.open_message(order_id, s))
+                    .collect();
+                let wallet = self.pool.open(&row.wallet_file, &password, false).await.map_err(err)?;
+                let c = wallet.client();
+                // 0.18 loses outputs importing into a wallet not refreshed in this session.
+                c.refresh().await.map_err(err)?;
+                match c.import_multisig_info(&opened).await {
+                    Ok(n) if n > 0 => {}
+                    outcome => {
+                        drop(wallet);
+                        let (attempt, signer) = (p.attempt, p.signer);
+                        let why = match outcome {
+                            Err(e) => format!("The shop's wallet refused the {}'s multisig info ({e}): export it again from this escrow's wallet and paste it.", signer.as_str()),
+                            _ => format!("The {}'s multisig info completed no outputs: export it again from this escrow's wallet (after the payment is confirmed) and paste it.", signer.as_str()),
+                        };
+                        self.db
+                            .write(move |c| {
+                                store::delete_payout_info(c, order_id, attempt, signer)?;
+                                store::release(c, order_id, Some(&why), t)
+                            })
+                            .await
+                            .map_err(|e| e.to_string())?;
+                        return Ok(());
+                    }
+                }
+                // Nothing is relayed: a crash before the set is stored loses a set nobody saw.
+                let built = match destinations {
+                    Dest::Sweep(address) => c.sweep_multisig(&address).await,
+                    Dest::Split(d) => c.transfer_multisig(&d).await,
+                };
+                drop(wallet);
+                let set = built.map_err(err)?;
+                if set.txset.is_empty() {
+                    return Err("multisig payout: the wallet built no set".to_owned());
+                }
+                let sealed = self.key.seal_message(order_id, &set.txset);
+                let (attempt, fee) = (p.attempt, i64::try_from(set.fee).unwrap_or(i64::MAX));
+                self.db
+                    .write(move |c| store::record_txset(c, order_id, attempt, &sealed, fee, t))
+                    .await
+                    .map_err(|e| e.to_string())?;
+            }
+            EscrowState::SpendProposed => {
+                // The co-signer may have submitted it themselves.
+                if let Some(hash) = self.spend_seen(&p).await? {
+                    self.db
+                        .write(move |c| {
+                            store::record_tx_hash(c, order_id, EscrowState::SpendProposed, &hash, t)
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            EscrowState::SpendSigned => {
+                if let Some(hash) = self.spend_seen(&p).await? {
+                    self.db
+                        .write(move |c| {
+                            store::record_tx_hash(c, order_id, EscrowState::SpendSigned, &hash, t)
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?;
+                    return Ok(());
+                }
+                let signed = p
+                    .signed_set
+                    .as_deref()
+                    .and_then(|s| self.key.open_message(order_id, s))
+                    .ok_or("multisig payout: the signed set does not open with the key file")?;
+                let wallet = self.pool.open(&row.wallet_file, &password, false).await.map_err(err)?;
+                let submitted = wallet.client().submit_multisig(&signed).await;
+                drop(wallet);
+                match submitted {
+                    Ok(hashes) if !hashes.is_empty() => {
+                        let hash = hashes[0].clone();
+                        self.db
+                            .write(move |c| {
+                                store::record_tx_hash(c, order_id, EscrowState::SpendSigned, &hash, t)
+                            })
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                    other => {
+                        let why = match other {
+                            Err(e) => format!("The shop could not submit the pasted set ({e}): sign the set below with sign_multisig and paste what it prints, or start over."),
+                            _ => "The wallet submitted nothing: paste the set again or start over.".to_owned(),
+                        };
+                        self.db
+                            .write(move |c| store::drop_signed_set(c, order_id, &why, t))
+                            .await
+                            .map_err(|e| e.to_string())?;
+                    }
+                }
+            }
+            EscrowState::SpendSubmitted => {
+                let Some(hash) = p.tx_hash.clone() else {
+                    return Ok(());
+                };
+                let wallet = self.pool.open(&row.wallet_file, &password, false).await.map_err(err)?;
+                wallet.client().refresh().await.map_err(err)?;
+                let known = wallet.client().transfer_by_txid(&hash).await.map_err(err)?;
+                drop(wallet);
+                if known.is_some_and(|k| k.confirmations >= self.confirmations) {
+                    self.db
+                        .write(move |c| {
+                            store::advance(
+                                c,
+                                order_id,
+                                EscrowState::SpendSubmitted,
+                                EscrowState::Done,
+                                None,
+                                None,
+                                t,
+                            )
+                        })
+                        .await
+                        .map_err(|e| e.to_string())?;
+                }
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn destinations(&self, p: &PayoutRow) -> Result<Dest, String> {
+        let shares = crate::store::escrow::Shares {
+            vendor: p.vendor_amount,
+            buyer: p.buyer_amount,
+            commission: p.commission,
+        };
+        let only = |amount: i64, address: &Option<String>, missing: &str| {
+            (amount == shares.total()).then(|| {
+                address
+                    .clone()
+                    .map(Dest::Sweep)
+                    .ok_or_else(|| missing.to_owned())
+            })
+        };
+        if let Some(d) = only(p.vendor_amount, &p.vendor_address, "the vendor has not set a payout address") {
+            return d;
+        }
+        if let Some(d) = only(p.buyer_amount, &p.buyer_address, "the buyer has not given a refund address") {
+            return d;
+        }
+        // Two or three outputs: the wallet adds the fee on top, so a guess is
+        // taken from the plan (commission first); what the fee did not use stays
+        // as change in the escrow wallet (docs/multisig.md).
+        let fee = FEE_GUESS.min(shares.total() / 20);
+        crate::escrow::payout::plan(
+            shares,
+            p.vendor_address.as_deref(),
+            p.buyer_address.as_deref(),
+            p.fee_address.as_deref(),
+            fee,
+        )
+        .map(Dest::Split)
+    }
+}
+
+enum Dest {
+    Sweep(String),
+    Split(Vec<crate::monero::Destination>),
+}
