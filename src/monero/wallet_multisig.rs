@@ -355,7 +355,13 @@ impl WalletClient {
         }
         let r: R = self
             .rpc
-            .json_rpc("submit_multisig", P { tx_data_hex: signed }, Retry::Never)
+            .json_rpc(
+                "submit_multisig",
+                P {
+                    tx_data_hex: signed,
+                },
+                Retry::Never,
+            )
             .await?;
         Ok(r.tx_hash_list)
     }

@@ -531,7 +531,17 @@ pub fn record_tx_hash(
          WHERE order_id = ?1 AND tx_hash IS NULL",
         params![order_id, hash, now],
     )? == 1;
-    if !set || !advance(&tx, order_id, from, EscrowState::SpendSubmitted, None, None, now)? {
+    if !set
+        || !advance(
+            &tx,
+            order_id,
+            from,
+            EscrowState::SpendSubmitted,
+            None,
+            None,
+            now,
+        )?
+    {
         return Ok(false);
     }
     tx.commit()?;
@@ -554,7 +564,17 @@ pub fn restart_payout(
          WHERE order_id = ?1 AND tx_hash IS NULL",
         params![order_id, now],
     )? == 1;
-    if !set || !advance(&tx, order_id, from, EscrowState::Funded, None, Some(reason), now)? {
+    if !set
+        || !advance(
+            &tx,
+            order_id,
+            from,
+            EscrowState::Funded,
+            None,
+            Some(reason),
+            now,
+        )?
+    {
         return Ok(false);
     }
     tx.commit()?;

@@ -154,7 +154,8 @@ impl MultisigEscrow {
             network: config.monero.network,
             confirmations: config.escrow.confirmations,
             commission_bps: config.escrow.commission_bps,
-            fee_address: Some(config.escrow.fee_address.trim().to_owned()).filter(|a| !a.is_empty()),
+            fee_address: Some(config.escrow.fee_address.trim().to_owned())
+                .filter(|a| !a.is_empty()),
             busy: Mutex::new(HashSet::new()),
         })))
     }

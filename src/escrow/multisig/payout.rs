@@ -41,7 +41,10 @@ pub struct PayoutView {
 
 fn hex_blob(raw: &str, what: &str) -> MarketResult<String> {
     let text: String = raw.split_whitespace().collect();
-    if text.len() < 64 || text.len() % 2 != 0 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
+    if text.len() < 64
+        || !text.len().is_multiple_of(2)
+        || !text.chars().all(|c| c.is_ascii_hexdigit())
+    {
         return Err(MarketError::Invalid(format!(
             "That is not {what}: paste the hexadecimal text (only 0-9 and a-f) the command below prints."
         )));
@@ -187,7 +190,10 @@ impl MultisigEscrow {
         })?;
         if view.state != EscrowState::SpendProposed {
             return Err(MarketError::Conflict(match view.state {
-                EscrowState::Funded => "There is no transaction to sign yet: paste your multisig info first.".to_owned(),
+                EscrowState::Funded => {
+                    "There is no transaction to sign yet: paste your multisig info first."
+                        .to_owned()
+                }
                 _ => "The payout was already sent or is being sent.".to_owned(),
             }));
         }
@@ -214,7 +220,10 @@ impl MultisigEscrow {
     /// Starts a new attempt after a stale or failed one, unless the escrow was
     /// already spent (then the spend is recorded instead).
     pub async fn restart_payout(&self, order_id: i64) -> MarketResult<()> {
-        let view = self.payout_view(order_id).await?.ok_or(MarketError::NotFound)?;
+        let view = self
+            .payout_view(order_id)
+            .await?
+            .ok_or(MarketError::NotFound)?;
         if !matches!(
             view.state,
             EscrowState::SpendProposed | EscrowState::SpendSigned | EscrowState::Funded
@@ -224,7 +233,9 @@ impl MultisigEscrow {
             ));
         }
         let _busy = self.busy(order_id).ok_or_else(|| {
-            MarketError::Conflict("The shop's wallet is busy with this escrow: try again in a moment.".to_owned())
+            MarketError::Conflict(
+                "The shop's wallet is busy with this escrow: try again in a moment.".to_owned(),
+            )
         })?;
         if view.state != EscrowState::Funded {
             let seen = self
@@ -359,7 +370,11 @@ impl MultisigEscrow {
         let t = now();
         match row.state {
             EscrowState::Funded if p.arbiter_info.is_none() => {
-                let wallet = self.pool.open(&row.wallet_file, &password, false).await.map_err(err)?;
+                let wallet = self
+                    .pool
+                    .open(&row.wallet_file, &password, false)
+                    .await
+                    .map_err(err)?;
                 wallet.client().refresh().await.map_err(err)?;
                 let info = wallet.client().export_multisig_info().await.map_err(err)?;
                 drop(wallet);
@@ -382,7 +397,11 @@ impl MultisigEscrow {
                     .iter()
                     .filter_map(|(_, s)| self.key.open_message(order_id, s))
                     .collect();
-                let wallet = self.pool.open(&row.wallet_file, &password, false).await.map_err(err)?;
+                let wallet = self
+                    .pool
+                    .open(&row.wallet_file, &password, false)
+                    .await
+                    .map_err(err)?;
                 let c = wallet.client();
                 // 0.18 loses outputs importing into a wallet not refreshed in this session.
                 c.refresh().await.map_err(err)?;
@@ -392,8 +411,14 @@ impl MultisigEscrow {
                         drop(wallet);
                         let (attempt, signer) = (p.attempt, p.signer);
                         let why = match outcome {
-                            Err(e) => format!("The shop's wallet refused the {}'s multisig info ({e}): export it again from this escrow's wallet and paste it.", signer.as_str()),
-                            _ => format!("The {}'s multisig info completed no outputs: export it again from this escrow's wallet (after the payment is confirmed) and paste it.", signer.as_str()),
+                            Err(e) => format!(
+                                "The shop's wallet refused the {}'s multisig info ({e}): export it again from this escrow's wallet and paste it.",
+                                signer.as_str()
+                            ),
+                            _ => format!(
+                                "The {}'s multisig info completed no outputs: export it again from this escrow's wallet (after the payment is confirmed) and paste it.",
+                                signer.as_str()
+                            ),
                         };
                         self.db
                             .write(move |c| {
@@ -448,7 +473,11 @@ impl MultisigEscrow {
                     .as_deref()
                     .and_then(|s| self.key.open_message(order_id, s))
                     .ok_or("multisig payout: the signed set does not open with the key file")?;
-                let wallet = self.pool.open(&row.wallet_file, &password, false).await.map_err(err)?;
+                let wallet = self
+                    .pool
+                    .open(&row.wallet_file, &password, false)
+                    .await
+                    .map_err(err)?;
                 let submitted = wallet.client().submit_multisig(&signed).await;
                 drop(wallet);
                 match submitted {
@@ -456,15 +485,24 @@ impl MultisigEscrow {
                         let hash = hashes[0].clone();
                         self.db
                             .write(move |c| {
-                                store::record_tx_hash(c, order_id, EscrowState::SpendSigned, &hash, t)
+                                store::record_tx_hash(
+                                    c,
+                                    order_id,
+                                    EscrowState::SpendSigned,
+                                    &hash,
+                                    t,
+                                )
                             })
                             .await
                             .map_err(|e| e.to_string())?;
                     }
                     other => {
                         let why = match other {
-                            Err(e) => format!("The shop could not submit the pasted set ({e}): sign the set below with sign_multisig and paste what it prints, or start over."),
-                            _ => "The wallet submitted nothing: paste the set again or start over.".to_owned(),
+                            Err(e) => format!(
+                                "The shop could not submit the pasted set ({e}): sign the set below with sign_multisig and paste what it prints, or start over."
+                            ),
+                            _ => "The wallet submitted nothing: paste the set again or start over."
+                                .to_owned(),
                         };
                         self.db
                             .write(move |c| store::drop_signed_set(c, order_id, &why, t))
@@ -477,7 +515,11 @@ impl MultisigEscrow {
                 let Some(hash) = p.tx_hash.clone() else {
                     return Ok(());
                 };
-                let wallet = self.pool.open(&row.wallet_file, &password, false).await.map_err(err)?;
+                let wallet = self
+                    .pool
+                    .open(&row.wallet_file, &password, false)
+                    .await
+                    .map_err(err)?;
                 wallet.client().refresh().await.map_err(err)?;
                 let known = wallet.client().transfer_by_txid(&hash).await.map_err(err)?;
                 drop(wallet);
@@ -517,10 +559,18 @@ impl MultisigEscrow {
                     .ok_or_else(|| missing.to_owned())
             })
         };
-        if let Some(d) = only(p.vendor_amount, &p.vendor_address, "the vendor has not set a payout address") {
+        if let Some(d) = only(
+            p.vendor_amount,
+            &p.vendor_address,
+            "the vendor has not set a payout address",
+        ) {
             return d;
         }
-        if let Some(d) = only(p.buyer_amount, &p.buyer_address, "the buyer has not given a refund address") {
+        if let Some(d) = only(
+            p.buyer_amount,
+            &p.buyer_address,
+            "the buyer has not given a refund address",
+        ) {
             return d;
         }
         // Two or three outputs: the wallet adds the fee on top, so a guess is
