@@ -59,6 +59,8 @@ struct PayoutPanel {
     tx_hash: Option<String>,
     attempt: i64,
     can_restart: bool,
+    /// The buyer is asked for a refund address.
+    ask_refund_address: bool,
 }
 
 fn payout_panel(p: multisig::payout::PayoutView, me: Participant) -> PayoutPanel {
@@ -131,6 +133,9 @@ fn payout_panel(p: multisig::payout::PayoutView, me: Participant) -> PayoutPanel
         mine_pasted,
         tx_hash: r.tx_hash.clone(),
         attempt: r.attempt,
+        ask_refund_address: me == Participant::Buyer
+            && r.buyer_amount > 0
+            && r.buyer_address.is_none(),
         can_restart: matches!(p.state, EscrowState::SpendProposed | EscrowState::Funded)
             && r.tx_hash.is_none(),
     }
@@ -285,6 +290,7 @@ pub async fn submit(
         "payout_info" => engine.submit_payout_info(id, me, &f.message).await,
         "signed_set" => engine.submit_signed_set(id, &f.message).await,
         "restart" => engine.restart_payout(id).await,
+        "refund_address" => engine.set_refund_address(id, &f.message).await,
         _ => engine.submit(id, me, &f.message).await.map(|_| ()),
     };
     match done {

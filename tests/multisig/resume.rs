@@ -170,6 +170,7 @@ fn a_killed_souk_resumes_the_setup_the_payment_is_seen_and_an_abandoned_one_expi
     }
     wait_for(&shop, &mut vendor, &pid, "Funded");
 
+    let release_started = std::time::Instant::now();
     // Release: the vendor's payout address (a subaddress of the funder's
     // wallet, so the test can see what arrives), shipped, finalized.
     let sub = b_rpc
@@ -244,6 +245,7 @@ fn a_killed_souk_resumes_the_setup_the_payment_is_seen_and_an_abandoned_one_expi
         )),
         hash
     );
+    eprintln!("multisig release part took {:?}", release_started.elapsed());
 
     // The abandoned order expired at the restart, and its escrow with it.
     assert_eq!(shop.order_state(&abandoned), "expired");

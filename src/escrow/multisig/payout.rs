@@ -183,6 +183,43 @@ impl MultisigEscrow {
         Ok(())
     }
 
+    /// The buyer's refund address for a payout with a buyer's share that has
+    /// none yet (multisig orders have no payment request, so the order page
+    /// does not ask): checked offline, fixed on the order and the payout.
+    pub async fn set_refund_address(&self, order_id: i64, raw: &str) -> MarketResult<()> {
+        let view = self.payout_view(order_id).await?.ok_or_else(|| {
+            MarketError::Conflict("No payout is due for this order yet.".to_owned())
+        })?;
+        if view.row.buyer_amount == 0 || view.row.buyer_address.is_some() {
+            return Err(MarketError::Conflict(
+                "This payout does not need a refund address (or already has one).".to_owned(),
+            ));
+        }
+        let address = raw.trim().to_owned();
+        if address.is_empty()
+            || address.len() > 200
+            || !address.chars().all(|c| c.is_ascii_alphanumeric())
+        {
+            return Err(MarketError::Invalid(
+                "Refund address: that is not a Monero address: copy it again from your wallet."
+                    .to_owned(),
+            ));
+        }
+        crate::monero::check_address_offline(&address, self.network)
+            .map_err(|m| MarketError::Invalid(format!("Refund address: {m}")))?;
+        let t = now();
+        self.db
+            .write(move |c| {
+                let tx = c.transaction()?;
+                crate::store::escrow::set_refund_address(&tx, order_id, &address)?;
+                store::fill_payout_addresses(&tx, order_id, None, Some(&address), t)?;
+                tx.commit()?;
+                Ok(())
+            })
+            .await?;
+        Ok(())
+    }
+
     /// A fully signed set pasted for souk to submit.
     pub async fn submit_signed_set(&self, order_id: i64, raw: &str) -> MarketResult<()> {
         let view = self.payout_view(order_id).await?.ok_or_else(|| {
@@ -392,7 +429,20 @@ impl MultisigEscrow {
                 if !infos.iter().any(|(w, _)| *w == p.signer) {
                     return Ok(());
                 }
-                let destinations = self.destinations(&p)?;
+                let destinations = match self.destinations(&p) {
+                    Ok(d) => d,
+                    Err(missing) => {
+                        // Waits for the address; the page asks for it.
+                        let why = format!("The payout waits: {missing}.");
+                        if row.problem.as_deref() != Some(why.as_str()) {
+                            self.db
+                                .write(move |c| store::release(c, order_id, Some(&why), t))
+                                .await
+                                .map_err(|e| e.to_string())?;
+                        }
+                        return Ok(());
+                    }
+                };
                 let opened: Vec<String> = infos
                     .iter()
                     .filter_map(|(_, s)| self.key.open_message(order_id, s))
