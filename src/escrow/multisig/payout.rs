@@ -497,17 +497,9 @@ impl MultisigEscrow {
                     .await
                     .map_err(|e| e.to_string())?;
             }
-            EscrowState::SpendProposed => {
-                // The co-signer may have submitted it themselves.
-                if let Some(hash) = self.spend_seen(&p).await? {
-                    self.db
-                        .write(move |c| {
-                            store::record_tx_hash(c, order_id, EscrowState::SpendProposed, &hash, t)
-                        })
-                        .await
-                        .map_err(|e| e.to_string())?;
-                }
-            }
+            // SpendProposed waits for the co-signer. A spend they submitted
+            // themselves is not looked for every cycle: the arbiter wallet of
+            // 0.18.0.0 did not report it on regtest (docs/multisig.md).
             EscrowState::SpendSigned => {
                 if let Some(hash) = self.spend_seen(&p).await? {
                     self.db
