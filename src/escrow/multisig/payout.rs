@@ -429,7 +429,7 @@ impl MultisigEscrow {
                 if !infos.iter().any(|(w, _)| *w == p.signer) {
                     return Ok(());
                 }
-                let destinations = match self.destinations(&p) {
+                let destinations = match destinations(&p) {
                     Ok(d) => d,
                     Err(missing) => {
                         // Waits for the address; the page asks for it.
@@ -586,51 +586,114 @@ impl MultisigEscrow {
         }
         Ok(())
     }
-
-    fn destinations(&self, p: &PayoutRow) -> Result<Dest, String> {
-        let shares = crate::store::escrow::Shares {
-            vendor: p.vendor_amount,
-            buyer: p.buyer_amount,
-            commission: p.commission,
-        };
-        let only = |amount: i64, address: &Option<String>, missing: &str| {
-            (amount == shares.total()).then(|| {
-                address
-                    .clone()
-                    .map(Dest::Sweep)
-                    .ok_or_else(|| missing.to_owned())
-            })
-        };
-        if let Some(d) = only(
-            p.vendor_amount,
-            &p.vendor_address,
-            "the vendor has not set a payout address",
-        ) {
-            return d;
-        }
-        if let Some(d) = only(
-            p.buyer_amount,
-            &p.buyer_address,
-            "the buyer has not given a refund address",
-        ) {
-            return d;
-        }
-        // Two or three outputs: the wallet adds the fee on top, so a guess is
-        // taken from the plan (commission first); what the fee did not use stays
-        // as change in the escrow wallet (docs/multisig.md).
-        let fee = FEE_GUESS.min(shares.total() / 20);
-        crate::escrow::payout::plan(
-            shares,
-            p.vendor_address.as_deref(),
-            p.buyer_address.as_deref(),
-            p.fee_address.as_deref(),
-            fee,
-        )
-        .map(Dest::Split)
-    }
 }
 
+/// What the arbiter builds: one payee takes everything (`sweep_all`, the fee
+/// comes out of it), several get their shares (`transfer`).
+fn destinations(p: &PayoutRow) -> Result<Dest, String> {
+    let shares = crate::store::escrow::Shares {
+        vendor: p.vendor_amount,
+        buyer: p.buyer_amount,
+        commission: p.commission,
+    };
+    let only = |amount: i64, address: &Option<String>, missing: &str| {
+        (amount == shares.total()).then(|| {
+            address
+                .clone()
+                .map(Dest::Sweep)
+                .ok_or_else(|| missing.to_owned())
+        })
+    };
+    if let Some(d) = only(
+        p.vendor_amount,
+        &p.vendor_address,
+        "the vendor has not set a payout address",
+    ) {
+        return d;
+    }
+    if let Some(d) = only(
+        p.buyer_amount,
+        &p.buyer_address,
+        "the buyer has not given a refund address",
+    ) {
+        return d;
+    }
+    // Two or three outputs: the wallet adds the fee on top, so a guess is
+    // taken from the plan (commission first); what the fee did not use stays
+    // as change in the escrow wallet (docs/multisig.md).
+    let fee = FEE_GUESS.min(shares.total() / 20);
+    crate::escrow::payout::plan(
+        shares,
+        p.vendor_address.as_deref(),
+        p.buyer_address.as_deref(),
+        p.fee_address.as_deref(),
+        fee,
+    )
+    .map(Dest::Split)
+}
+
+#[derive(Debug, PartialEq)]
 enum Dest {
     Sweep(String),
     Split(Vec<crate::monero::Destination>),
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(vendor: i64, buyer: i64, commission: i64) -> PayoutRow {
+        PayoutRow {
+            order_id: 1,
+            signer: Participant::Vendor,
+            vendor_amount: vendor,
+            buyer_amount: buyer,
+            commission,
+            vendor_address: Some("4vendor".to_owned()),
+            buyer_address: Some("4buyer".to_owned()),
+            fee_address: Some("4fee".to_owned()).filter(|_| commission > 0),
+            attempt: 1,
+            arbiter_info: None,
+            txset: None,
+            fee: None,
+            signed_set: None,
+            tx_hash: None,
+        }
+    }
+
+    #[test]
+    fn one_payee_sweeps_several_get_their_shares_minus_the_fee_guess() {
+        assert_eq!(
+            destinations(&row(1000, 0, 0)),
+            Ok(Dest::Sweep("4vendor".into()))
+        );
+        assert_eq!(
+            destinations(&row(0, 1000, 0)),
+            Ok(Dest::Sweep("4buyer".into()))
+        );
+        let mut missing = row(0, 1000, 0);
+        missing.buyer_address = None;
+        assert!(
+            destinations(&missing)
+                .unwrap_err()
+                .contains("refund address")
+        );
+        // 60/40 split of 2 XMR with 2.5 % commission on the vendor's part.
+        let total = 2_000_000_000_000i64;
+        let Ok(Dest::Split(d)) =
+            destinations(&row(1_170_000_000_000, 800_000_000_000, 30_000_000_000))
+        else {
+            panic!("a split has several outputs");
+        };
+        assert_eq!(d.len(), 3);
+        let sum: u64 = d.iter().map(|x| x.amount).sum();
+        let guess = FEE_GUESS.min(total / 20) as u64;
+        assert_eq!(
+            sum,
+            total as u64 - guess,
+            "the fee guess comes off (commission first)"
+        );
+        assert_eq!(d[0].address, "4vendor");
+        assert_eq!(d[0].amount, 1_170_000_000_000);
+    }
 }
