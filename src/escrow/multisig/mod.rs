@@ -3,12 +3,15 @@
 //! wallet souk runs (docs/multisig.md). Split by use case: `message` reads
 //! pasted messages, `state` is the escrow's transition table, `seal` keeps the
 //! arbiter wallets' passwords, `pool` runs the wallet-rpc processes, `setup`
-//! drives the rounds, `dispatch` sends each order to the engine of its mode.
+//! drives the rounds, `funding` watches the payment, `payout` and
+//! `payout_forms` pay the order out, `dispatch` sends each order to the engine
+//! of its mode.
 
 pub mod dispatch;
 pub mod funding;
 pub mod message;
 pub mod payout;
+pub mod payout_forms;
 pub mod pool;
 pub mod seal;
 pub mod setup;
