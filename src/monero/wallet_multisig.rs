@@ -214,3 +214,190 @@ impl WalletClient {
             .await
     }
 }
+
+/// A multisig transaction set the arbiter built (and signed its part of).
+#[derive(Debug, Clone)]
+pub struct MultisigSet {
+    /// `multisig_txset` for the co-signer's `sign_multisig`.
+    pub txset: String,
+    /// Network fee, piconero.
+    pub fee: u64,
+}
+
+/// An outgoing transfer the wallet knows (`get_transfers` out / pending / pool).
+#[derive(Debug, Clone, Deserialize)]
+pub struct Outgoing {
+    /// Transaction hash.
+    pub txid: String,
+    /// Confirmations (0 while in the pool).
+    #[serde(default)]
+    pub confirmations: u64,
+}
+
+impl WalletClient {
+    /// `export_multisig_info`: this wallet's fresh info for the others to import.
+    pub async fn export_multisig_info(&self) -> Result<String, MoneroError> {
+        #[derive(Deserialize)]
+        struct R {
+            info: String,
+        }
+        let r: R = self
+            .rpc
+            .json_rpc("export_multisig_info", NoParams {}, Retry::Never)
+            .await?;
+        Ok(r.info)
+    }
+
+    /// `import_multisig_info` of the others' infos (refresh first: see [`Self::refresh`]);
+    /// returns how many outputs it completed.
+    pub async fn import_multisig_info(&self, infos: &[String]) -> Result<u64, MoneroError> {
+        #[derive(Serialize)]
+        struct P<'a> {
+            info: &'a [String],
+        }
+        #[derive(Deserialize)]
+        struct R {
+            #[serde(default)]
+            n_outputs: u64,
+        }
+        let r: R = self
+            .rpc
+            .json_rpc("import_multisig_info", P { info: infos }, Retry::Never)
+            .await?;
+        Ok(r.n_outputs)
+    }
+
+    /// `transfer` from a multisig wallet: never relayed, the answer is the set
+    /// for the co-signer, with this wallet's signature in it.
+    pub async fn transfer_multisig(
+        &self,
+        destinations: &[super::Destination],
+    ) -> Result<MultisigSet, MoneroError> {
+        #[derive(Serialize)]
+        struct P<'a> {
+            destinations: &'a [super::Destination],
+            account_index: u32,
+            priority: u32,
+            do_not_relay: bool,
+        }
+        #[derive(Deserialize)]
+        struct R {
+            #[serde(default)]
+            multisig_txset: String,
+            #[serde(default)]
+            fee: u64,
+        }
+        let r: R = self
+            .rpc
+            .json_rpc(
+                "transfer",
+                P {
+                    destinations,
+                    account_index: 0,
+                    priority: 0,
+                    do_not_relay: true,
+                },
+                Retry::Never,
+            )
+            .await?;
+        Ok(MultisigSet {
+            txset: r.multisig_txset,
+            fee: r.fee,
+        })
+    }
+
+    /// `sweep_all` of account 0 to one address from a multisig wallet (the fee
+    /// comes out of the amount): the set for the co-signer.
+    pub async fn sweep_multisig(&self, address: &str) -> Result<MultisigSet, MoneroError> {
+        #[derive(Serialize)]
+        struct P<'a> {
+            address: &'a str,
+            account_index: u32,
+            priority: u32,
+            do_not_relay: bool,
+        }
+        #[derive(Deserialize)]
+        struct R {
+            #[serde(default)]
+            multisig_txset: String,
+            #[serde(default)]
+            fee_list: Vec<u64>,
+        }
+        let r: R = self
+            .rpc
+            .json_rpc(
+                "sweep_all",
+                P {
+                    address,
+                    account_index: 0,
+                    priority: 0,
+                    do_not_relay: true,
+                },
+                Retry::Never,
+            )
+            .await?;
+        Ok(MultisigSet {
+            txset: r.multisig_txset,
+            fee: r.fee_list.iter().sum(),
+        })
+    }
+
+    /// `submit_multisig` of a fully signed set; the relayed hashes.
+    pub async fn submit_multisig(&self, signed: &str) -> Result<Vec<String>, MoneroError> {
+        #[derive(Serialize)]
+        struct P<'a> {
+            tx_data_hex: &'a str,
+        }
+        #[derive(Deserialize)]
+        struct R {
+            #[serde(default)]
+            tx_hash_list: Vec<String>,
+        }
+        let r: R = self
+            .rpc
+            .json_rpc(
+                "submit_multisig",
+                P {
+                    tx_data_hex: signed,
+                },
+                Retry::Never,
+            )
+            .await?;
+        Ok(r.tx_hash_list)
+    }
+
+    /// Outgoing transfers of account 0 (confirmed, pending and in the pool):
+    /// how souk sees a spend the co-signer submitted themselves.
+    pub async fn outgoing(&self) -> Result<Vec<Outgoing>, MoneroError> {
+        #[derive(Serialize)]
+        struct P {
+            out: bool,
+            pending: bool,
+            pool: bool,
+            account_index: u32,
+        }
+        #[derive(Deserialize)]
+        struct R {
+            #[serde(default)]
+            out: Vec<Outgoing>,
+            #[serde(default)]
+            pending: Vec<Outgoing>,
+            #[serde(default)]
+            pool: Vec<Outgoing>,
+        }
+        let r: R = self
+            .rpc
+            .json_rpc(
+                "get_transfers",
+                P {
+                    out: true,
+                    pending: true,
+                    pool: true,
+                    account_index: 0,
+                },
+                Retry::Safe,
+            )
+            .await?;
+        Ok(r.out.into_iter().chain(r.pending).chain(r.pool).collect())
+    }
+}

@@ -18,6 +18,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/0007_escrow.sql"),
     include_str!("../../migrations/0008_payflow_addresses.sql"),
     include_str!("../../migrations/0009_multisig_setup.sql"),
+    include_str!("../../migrations/0010_multisig_payouts.sql"),
 ];
 
 /// The schema version this binary writes.

@@ -303,3 +303,336 @@ pub fn set_vendor_requires_multisig(
     )?;
     Ok(())
 }
+
+/// A multisig escrow's payout (see migration 0010).
+#[derive(Debug, Clone)]
+pub struct PayoutRow {
+    /// The order.
+    pub order_id: i64,
+    /// Who signs with the arbiter (vendor for a release or split, buyer for a refund).
+    pub signer: Participant,
+    /// Piconero to the vendor's payout address.
+    pub vendor_amount: i64,
+    /// Piconero to the buyer's refund address.
+    pub buyer_amount: i64,
+    /// Piconero to the fee address.
+    pub commission: i64,
+    /// Frozen when the order ended (or filled once given later).
+    pub vendor_address: Option<String>,
+    /// Frozen when the order ended (or filled once given later).
+    pub buyer_address: Option<String>,
+    /// The configured fee address when the commission is sent.
+    pub fee_address: Option<String>,
+    /// Build attempt, from 1.
+    pub attempt: i64,
+    /// The arbiter's export_multisig_info for this attempt (sealed).
+    pub arbiter_info: Option<String>,
+    /// The arbiter-signed set of this attempt (sealed).
+    pub txset: Option<String>,
+    /// The network fee of the set.
+    pub fee: Option<i64>,
+    /// A fully signed set pasted for souk to submit (sealed).
+    pub signed_set: Option<String>,
+    /// The submitted (or seen) transaction.
+    pub tx_hash: Option<String>,
+}
+
+/// The payout of an escrow.
+pub fn payout(c: &Connection, order_id: i64) -> Result<Option<PayoutRow>, StoreError> {
+    Ok(c
+        .prepare_cached(
+            "SELECT order_id, signer, vendor_amount, buyer_amount, commission, vendor_address,
+                    buyer_address, fee_address, attempt, arbiter_info, txset, fee, signed_set, tx_hash
+             FROM multisig_payouts WHERE order_id = ?1",
+        )?
+        .query_row([order_id], |r| {
+            Ok(PayoutRow {
+                order_id: r.get(0)?,
+                signer: participant(r.get(1)?)?,
+                vendor_amount: r.get(2)?,
+                buyer_amount: r.get(3)?,
+                commission: r.get(4)?,
+                vendor_address: r.get(5)?,
+                buyer_address: r.get(6)?,
+                fee_address: r.get(7)?,
+                attempt: r.get(8)?,
+                arbiter_info: r.get(9)?,
+                txset: r.get(10)?,
+                fee: r.get(11)?,
+                signed_set: r.get(12)?,
+                tx_hash: r.get(13)?,
+            })
+        })
+        .optional()?)
+}
+
+/// Writes the payout of an ended order once; false when it exists.
+pub fn insert_payout(c: &Connection, p: &PayoutRow, now: i64) -> Result<bool, StoreError> {
+    Ok(c.execute(
+        "INSERT OR IGNORE INTO multisig_payouts
+            (order_id, signer, vendor_amount, buyer_amount, commission, vendor_address,
+             buyer_address, fee_address, created_at, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?9)",
+        params![
+            p.order_id,
+            p.signer.as_str(),
+            p.vendor_amount,
+            p.buyer_amount,
+            p.commission,
+            p.vendor_address,
+            p.buyer_address,
+            p.fee_address,
+            now
+        ],
+    )? == 1)
+}
+
+/// Fills addresses given after the order ended (a frozen one is never replaced).
+pub fn fill_payout_addresses(
+    c: &Connection,
+    order_id: i64,
+    vendor: Option<&str>,
+    buyer: Option<&str>,
+    now: i64,
+) -> Result<(), StoreError> {
+    c.execute(
+        "UPDATE multisig_payouts SET vendor_address = coalesce(vendor_address, ?2),
+             buyer_address = coalesce(buyer_address, ?3), updated_at = ?4
+         WHERE order_id = ?1 AND txset IS NULL",
+        params![order_id, vendor, buyer, now],
+    )?;
+    Ok(())
+}
+
+/// Stores the arbiter's exported info for `attempt` (only once per attempt).
+pub fn set_arbiter_info(
+    c: &Connection,
+    order_id: i64,
+    attempt: i64,
+    sealed: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    Ok(c.execute(
+        "UPDATE multisig_payouts SET arbiter_info = ?3, updated_at = ?4
+         WHERE order_id = ?1 AND attempt = ?2 AND arbiter_info IS NULL",
+        params![order_id, attempt, sealed, now],
+    )? == 1)
+}
+
+/// Records a participant's pasted info for `attempt`; false when one is there.
+pub fn insert_payout_info(
+    c: &Connection,
+    order_id: i64,
+    attempt: i64,
+    who: Participant,
+    sealed: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    Ok(c.execute(
+        "INSERT OR IGNORE INTO multisig_payout_infos (order_id, attempt, participant, body, received_at)
+         VALUES (?1, ?2, ?3, ?4, ?5)",
+        params![order_id, attempt, who.as_str(), sealed, now],
+    )? == 1)
+}
+
+/// The pasted infos of an attempt (sealed), by participant.
+pub fn payout_infos(
+    c: &Connection,
+    order_id: i64,
+    attempt: i64,
+) -> Result<Vec<(Participant, String)>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT participant, body FROM multisig_payout_infos
+         WHERE order_id = ?1 AND attempt = ?2 ORDER BY participant",
+    )?;
+    let rows = st.query_map(params![order_id, attempt], |r| {
+        Ok((participant(r.get(0)?)?, r.get(1)?))
+    })?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Stores the built set of `attempt` with the escrow's move funded ->
+/// spend_proposed, in one transaction; false when either had moved.
+pub fn record_txset(
+    c: &mut Connection,
+    order_id: i64,
+    attempt: i64,
+    sealed_set: &str,
+    fee: i64,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let tx = c.transaction()?;
+    let set = tx.execute(
+        "UPDATE multisig_payouts SET txset = ?3, fee = ?4, updated_at = ?5
+         WHERE order_id = ?1 AND attempt = ?2 AND txset IS NULL AND tx_hash IS NULL",
+        params![order_id, attempt, sealed_set, fee, now],
+    )? == 1;
+    if !set
+        || !advance(
+            &tx,
+            order_id,
+            EscrowState::Funded,
+            EscrowState::SpendProposed,
+            None,
+            None,
+            now,
+        )?
+    {
+        return Ok(false);
+    }
+    tx.commit()?;
+    Ok(true)
+}
+
+/// Stores a fully signed set pasted for souk to submit, with the move
+/// spend_proposed -> spend_signed.
+pub fn record_signed_set(
+    c: &mut Connection,
+    order_id: i64,
+    sealed: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let tx = c.transaction()?;
+    let set = tx.execute(
+        "UPDATE multisig_payouts SET signed_set = ?2, updated_at = ?3
+         WHERE order_id = ?1 AND tx_hash IS NULL",
+        params![order_id, sealed, now],
+    )? == 1;
+    if !set
+        || !advance(
+            &tx,
+            order_id,
+            EscrowState::SpendProposed,
+            EscrowState::SpendSigned,
+            None,
+            None,
+            now,
+        )?
+    {
+        return Ok(false);
+    }
+    tx.commit()?;
+    Ok(true)
+}
+
+/// Records the transaction that spent the escrow (submitted by souk or seen in
+/// the arbiter's wallet) with the move `from` -> spend_submitted. The hash is
+/// written once: a second one is refused (false).
+pub fn record_tx_hash(
+    c: &mut Connection,
+    order_id: i64,
+    from: EscrowState,
+    hash: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let tx = c.transaction()?;
+    let set = tx.execute(
+        "UPDATE multisig_payouts SET tx_hash = ?2, updated_at = ?3
+         WHERE order_id = ?1 AND tx_hash IS NULL",
+        params![order_id, hash, now],
+    )? == 1;
+    if !set
+        || !advance(
+            &tx,
+            order_id,
+            from,
+            EscrowState::SpendSubmitted,
+            None,
+            None,
+            now,
+        )?
+    {
+        return Ok(false);
+    }
+    tx.commit()?;
+    Ok(true)
+}
+
+/// A new attempt after a stale one (nothing submitted): the escrow goes back
+/// to funded, the set and the arbiter's info are dropped, the attempt counted up.
+pub fn restart_payout(
+    c: &mut Connection,
+    order_id: i64,
+    from: EscrowState,
+    reason: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let tx = c.transaction()?;
+    let set = tx.execute(
+        "UPDATE multisig_payouts SET attempt = attempt + 1, arbiter_info = NULL, txset = NULL,
+             fee = NULL, signed_set = NULL, updated_at = ?2
+         WHERE order_id = ?1 AND tx_hash IS NULL",
+        params![order_id, now],
+    )? == 1;
+    if !set
+        || !advance(
+            &tx,
+            order_id,
+            from,
+            EscrowState::Funded,
+            None,
+            Some(reason),
+            now,
+        )?
+    {
+        return Ok(false);
+    }
+    tx.commit()?;
+    Ok(true)
+}
+
+/// Funded-or-later escrows whose order has ended, oldest change first: the
+/// payout job's work list.
+pub fn payouts_due(c: &Connection, limit: i64) -> Result<Vec<i64>, StoreError> {
+    let mut st = c.prepare_cached(
+        "SELECT m.order_id FROM multisig_escrows m JOIN orders o ON o.id = m.order_id
+         WHERE m.state IN ('funded', 'spend_proposed', 'spend_signed', 'spend_submitted')
+           AND o.state IN ('completed', 'resolved', 'cancelled')
+         ORDER BY m.updated_at LIMIT ?1",
+    )?;
+    let rows = st.query_map([limit], |r| r.get(0))?;
+    Ok(rows.collect::<Result<_, _>>()?)
+}
+
+/// Drops a participant's pasted info of an attempt the wallet refused, so a
+/// fresh one can be pasted.
+pub fn delete_payout_info(
+    c: &Connection,
+    order_id: i64,
+    attempt: i64,
+    who: Participant,
+) -> Result<(), StoreError> {
+    c.execute(
+        "DELETE FROM multisig_payout_infos WHERE order_id = ?1 AND attempt = ?2 AND participant = ?3",
+        params![order_id, attempt, who.as_str()],
+    )?;
+    Ok(())
+}
+
+/// A signed set souk could not submit: back to waiting for a good one.
+pub fn drop_signed_set(
+    c: &mut Connection,
+    order_id: i64,
+    problem: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
+    let tx = c.transaction()?;
+    tx.execute(
+        "UPDATE multisig_payouts SET signed_set = NULL, updated_at = ?2
+         WHERE order_id = ?1 AND tx_hash IS NULL",
+        params![order_id, now],
+    )?;
+    if !advance(
+        &tx,
+        order_id,
+        EscrowState::SpendSigned,
+        EscrowState::SpendProposed,
+        None,
+        Some(problem),
+        now,
+    )? {
+        return Ok(false);
+    }
+    tx.commit()?;
+    Ok(true)
+}

@@ -39,15 +39,115 @@ struct SetupPage {
     kept: String,
     address: Option<String>,
     problem: Option<String>,
+    payout: Option<PayoutPanel>,
 }
 
 crate::page!(SetupPage);
+
+/// The payout part of the page (after the order ended).
+struct PayoutPanel {
+    kind: &'static str,
+    lines: Vec<String>,
+    signer: &'static str,
+    i_sign: bool,
+    arbiter_info: Option<String>,
+    txset: Option<String>,
+    steps: Vec<String>,
+    /// What the form asks for: "payout_info", "signed_set" or "" (nothing).
+    ask: &'static str,
+    mine_pasted: bool,
+    tx_hash: Option<String>,
+    attempt: i64,
+    can_restart: bool,
+    /// The buyer is asked for a refund address.
+    ask_refund_address: bool,
+}
+
+fn payout_panel(p: multisig::payout::PayoutView, me: Participant) -> PayoutPanel {
+    use super::fmt::xmr;
+    let r = &p.row;
+    let kind = match (r.vendor_amount > 0, r.buyer_amount > 0) {
+        (true, false) => "Release to the vendor",
+        (false, _) => "Refund to the buyer",
+        (true, true) => "Split between vendor and buyer",
+    };
+    let mut lines = Vec::new();
+    let addr = |a: &Option<String>| {
+        a.clone()
+            .unwrap_or_else(|| "(no address given yet)".to_owned())
+    };
+    if r.vendor_amount > 0 {
+        lines.push(format!(
+            "Vendor: {} XMR to {}",
+            xmr(&r.vendor_amount),
+            addr(&r.vendor_address)
+        ));
+    }
+    if r.buyer_amount > 0 {
+        lines.push(format!(
+            "Buyer: {} XMR to {}",
+            xmr(&r.buyer_amount),
+            addr(&r.buyer_address)
+        ));
+    }
+    if r.commission > 0 {
+        lines.push(format!("Shop commission: {} XMR", xmr(&r.commission)));
+    }
+    lines.push("The network fee comes out of these amounts.".to_owned());
+    let i_sign = r.signer == me;
+    let mine_pasted = p.pasted.contains(&me);
+    let mut steps = Vec::new();
+    let mut ask = "";
+    match p.state {
+        EscrowState::Funded if p.arbiter_info.is_some() && !mine_pasted => {
+            ask = "payout_info";
+            steps = vec![
+                "Open your escrow wallet for this order in monero-wallet-cli and run: refresh".to_owned(),
+                "Run: export_multisig_info payout-info".to_owned(),
+                "Print the file as one line of hex: xxd -p payout-info | tr -d '\\n'".to_owned(),
+                "Paste that hex below. Do not export again until the payout is signed: a newer export makes this one stale.".to_owned(),
+            ];
+        }
+        EscrowState::SpendProposed if i_sign => {
+            ask = "signed_set";
+            steps = vec![
+                "Save the shop's multisig info below to a file: echo 'ARBITER_INFO' | xxd -r -p > arbiter-info".to_owned(),
+                "In your escrow wallet run: import_multisig_info arbiter-info".to_owned(),
+                "Save the transaction set below: echo 'TX_SET' | xxd -r -p > payout-tx".to_owned(),
+                "Check the destinations and amounts it shows, then run: sign_multisig payout-tx".to_owned(),
+                "Then either send it yourself: submit_multisig payout-tx".to_owned(),
+                "or paste the signed set for the shop to send: xxd -p payout-tx | tr -d '\\n'".to_owned(),
+            ];
+        }
+        _ => {}
+    }
+    PayoutPanel {
+        kind,
+        lines,
+        signer: r.signer.as_str(),
+        i_sign,
+        arbiter_info: p.arbiter_info,
+        txset: p.txset.filter(|_| p.state == EscrowState::SpendProposed),
+        steps,
+        ask,
+        mine_pasted,
+        tx_hash: r.tx_hash.clone(),
+        attempt: r.attempt,
+        ask_refund_address: me == Participant::Buyer
+            && r.buyer_amount > 0
+            && r.buyer_address.is_none(),
+        can_restart: matches!(p.state, EscrowState::SpendProposed | EscrowState::Funded)
+            && r.tx_hash.is_none(),
+    }
+}
 
 /// The pasted message.
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct MessageForm {
     message: String,
+    /// Empty for a setup message; "payout_info", "signed_set" or "restart".
+    action: String,
 }
 
 fn steps(round: u8, wallet: &str, others: &[(String, String)]) -> Vec<String> {
@@ -116,6 +216,10 @@ async fn show(
         .map(Participant::as_str)
         .collect();
     let engine = state.multisig.as_ref().ok_or(MarketError::NotFound)?;
+    let payout = engine
+        .payout_view(view.order.id)
+        .await?
+        .map(|p| payout_panel(p, me));
     render_status(
         &SetupPage {
             chrome: Chrome::new(state, headers, Some(v)),
@@ -146,6 +250,7 @@ async fn show(
                     && !matches!(s.state, EscrowState::Aborted | EscrowState::Expired)
             }),
             problem: s.problem,
+            payout,
         },
         status,
     )
@@ -180,7 +285,15 @@ pub async fn submit(
 ) -> Result<Response, WebError> {
     let (view, me, _) = load(&state, &v, &public_id).await?;
     let engine = state.multisig.as_ref().ok_or(MarketError::NotFound)?;
-    match engine.submit(view.order.id, me, &f.message).await {
+    let id = view.order.id;
+    let done = match f.action.as_str() {
+        "payout_info" => engine.submit_payout_info(id, me, &f.message).await,
+        "signed_set" => engine.submit_signed_set(id, &f.message).await,
+        "restart" => engine.restart_payout(id).await,
+        "refund_address" => engine.set_refund_address(id, &f.message).await,
+        _ => engine.submit(id, me, &f.message).await.map(|_| ()),
+    };
+    match done {
         Ok(_) => Ok(Redirect::to(&format!("/orders/{public_id}/multisig")).into_response()),
         Err(MarketError::Invalid(m)) => {
             show(

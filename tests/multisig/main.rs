@@ -9,5 +9,6 @@
 mod common;
 
 mod modes;
+mod payout;
 mod resume;
 mod setup;

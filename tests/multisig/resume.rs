@@ -172,6 +172,83 @@ fn a_killed_souk_resumes_the_setup_the_payment_is_seen_and_an_abandoned_one_expi
     }
     wait_for(&shop, &mut vendor, &pid, "Funded");
 
+    let release_started = std::time::Instant::now();
+    // Release: the vendor's payout address (a subaddress of the funder's
+    // wallet, so the test can see what arrives), shipped, finalized.
+    let sub = b_rpc
+        .rpc(
+            "create_address",
+            json!({"account_index": 0, "label": "vic payout"}),
+        )
+        .unwrap();
+    let payout_address = sub["address"].as_str().unwrap().to_owned();
+    let payout_index = sub["address_index"].as_u64().unwrap();
+    let r = vendor.post_form("/sell/payout-address", &[("address", &payout_address)]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = vendor.post_form(&format!("/orders/{pid}/action"), &[("action", "ship")]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = buyer.post_form(&format!("/orders/{pid}/action"), &[("action", "finalize")]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(shop.order_state(&pid), "completed");
+    // Multisig outputs spend after 10 confirmations.
+    chain.daemon.mine(10, &funder);
+    let (arbiter_info, txset) = crate::payout::cosign_through_page(
+        &shop,
+        &mut vendor,
+        &pid,
+        v_rpc,
+        "Payout: Release to the vendor",
+    );
+    assert!(!arbiter_info.is_empty());
+    let signed = v_rpc
+        .rpc("sign_multisig", json!({"tx_data_hex": txset}))
+        .unwrap();
+    let hash = signed["tx_hash_list"][0].as_str().unwrap().to_owned();
+    refused(
+        &crate::payout::paste_payout(&mut vendor, &pid, "signed_set", &txset),
+        422,
+        "run sign_multisig on it",
+    );
+    accepted(&crate::payout::paste_payout(
+        &mut vendor,
+        &pid,
+        "signed_set",
+        signed["tx_data_hex"].as_str().unwrap(),
+    ));
+    wait_for(&shop, &mut buyer, &pid, "id=\"payout-tx\"").expect_text(&hash);
+    chain.daemon.mine(2, &funder);
+    wait_for(&shop, &mut vendor, &pid, "Paid out");
+    b_rpc.refresh();
+    let got: u64 = b_rpc
+        .rpc(
+            "get_transfers",
+            json!({"in": true, "account_index": 0, "subaddr_indices": [payout_index]}),
+        )
+        .unwrap()["in"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["txid"].as_str() == Some(hash.as_str()))
+        .map(|t| t["amount"].as_u64().unwrap())
+        .sum();
+    let fee = u64::try_from(shop.i64(&format!(
+        "SELECT fee FROM multisig_payouts WHERE order_id = {order_id}"
+    )))
+    .unwrap();
+    assert!(fee > 0 && fee < total / 100, "fee {fee}");
+    assert_eq!(
+        got,
+        total - fee,
+        "the vendor got the escrow minus the network fee"
+    );
+    assert_eq!(
+        shop.text(&format!(
+            "SELECT tx_hash FROM multisig_payouts WHERE order_id = {order_id}"
+        )),
+        hash
+    );
+    eprintln!("multisig release part took {:?}", release_started.elapsed());
+
     // The abandoned order expired at the restart, and its escrow with it.
     assert_eq!(shop.order_state(&abandoned), "expired");
     wait_for(&shop, &mut buyer, &abandoned, "Expired");

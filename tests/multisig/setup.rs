@@ -375,6 +375,119 @@ fn buyer_vendor_and_arbiter_agree_on_one_address_through_the_pages() {
         .expect(200)
         .expect_text("wallets reported different addresses");
 
+    // Refund: the first order is paid, then cancelled by the vendor; the
+    // buyer gives a refund address, co-signs and pastes the signed set.
+    let refund_started = std::time::Instant::now();
+    let funder = v_rpc.create_wallet("funder");
+    chain.daemon.mine(75, &funder);
+    v_rpc.refresh();
+    let total = u64::try_from(shop.i64(&format!(
+        "SELECT total_piconero FROM orders WHERE public_id = '{pid}'"
+    )))
+    .unwrap();
+    v_rpc
+        .rpc(
+            "transfer",
+            json!({"destinations": [{"amount": total, "address": b_addr}], "priority": 0}),
+        )
+        .unwrap();
+    let sub = v_rpc
+        .rpc(
+            "create_address",
+            json!({"account_index": 0, "label": "bob refund"}),
+        )
+        .unwrap();
+    let refund_address = sub["address"].as_str().unwrap().to_owned();
+    let refund_index = sub["address_index"].as_u64().unwrap();
+    chain.daemon.mine(2, &funder);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    while shop.order_state(&pid) != "paid" {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the payment was never seen"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(300));
+    }
+    let r = vendor.post_form(&format!("/orders/{pid}/action"), &[("action", "cancel")]);
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(shop.order_state(&pid), "cancelled");
+    chain.daemon.mine(10, &funder);
+    let page = wait_for(&shop, &mut buyer, &pid, "id=\"refund-address\"");
+    page.expect_text("Payout: Refund to the buyer");
+    refused(
+        &crate::payout::paste_payout(&mut buyer, &pid, "refund_address", "4notanaddress"),
+        422,
+        "Refund address",
+    );
+    accepted(&crate::payout::paste_payout(
+        &mut buyer,
+        &pid,
+        "refund_address",
+        &refund_address,
+    ));
+    b_rpc
+        .rpc(
+            "open_wallet",
+            json!({"filename": "bob-escrow", "password": ""}),
+        )
+        .unwrap();
+    let (_, txset) = crate::payout::cosign_through_page(
+        &shop,
+        &mut buyer,
+        &pid,
+        b_rpc,
+        "Payout: Refund to the buyer",
+    );
+    // The vendor is not the co-signer of a refund: no form to sign.
+    let vpage = setup_page(&mut vendor, &pid);
+    assert!(
+        !vpage.body.contains("name=\"action\" value=\"signed_set\""),
+        "{}",
+        vpage.body
+    );
+    let signed = b_rpc
+        .rpc("sign_multisig", json!({"tx_data_hex": txset}))
+        .unwrap();
+    let hash = signed["tx_hash_list"][0].as_str().unwrap().to_owned();
+    accepted(&crate::payout::paste_payout(
+        &mut buyer,
+        &pid,
+        "signed_set",
+        signed["tx_data_hex"].as_str().unwrap(),
+    ));
+    wait_for(&shop, &mut buyer, &pid, "id=\"payout-tx\"").expect_text(&hash);
+    refused(
+        &crate::payout::paste_payout(&mut buyer, &pid, "restart", ""),
+        409,
+        "already sent",
+    );
+    chain.daemon.mine(2, &funder);
+    wait_for(&shop, &mut buyer, &pid, "Paid out");
+    v_rpc.refresh();
+    let got: u64 = v_rpc
+        .rpc(
+            "get_transfers",
+            json!({"in": true, "account_index": 0, "subaddr_indices": [refund_index]}),
+        )
+        .unwrap()["in"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|t| t["txid"].as_str() == Some(hash.as_str()))
+        .map(|t| t["amount"].as_u64().unwrap())
+        .sum();
+    let fee = u64::try_from(shop.i64(&format!(
+        "SELECT fee FROM multisig_payouts p JOIN orders o ON o.id = p.order_id WHERE o.public_id = '{pid}'"
+    )))
+    .unwrap();
+    assert!(fee > 0 && fee < total / 100, "fee {fee}");
+    assert_eq!(
+        got,
+        total - fee,
+        "the buyer got the escrow back minus the network fee"
+    );
+    eprintln!("multisig refund part took {:?}", refund_started.elapsed());
+
     // A clean stop saves the arbiter wallets and stops the children with souk.
     let wallets = shop.souk.data_dir().join("multisig-wallets");
     let children: Vec<String> = (0..2)

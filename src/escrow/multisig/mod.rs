@@ -3,11 +3,15 @@
 //! wallet souk runs (docs/multisig.md). Split by use case: `message` reads
 //! pasted messages, `state` is the escrow's transition table, `seal` keeps the
 //! arbiter wallets' passwords, `pool` runs the wallet-rpc processes, `setup`
-//! drives the rounds, `dispatch` sends each order to the engine of its mode.
+//! drives the rounds, `funding` watches the payment, `payout` and
+//! `payout_forms` pay the order out, `dispatch` sends each order to the engine
+//! of its mode.
 
 pub mod dispatch;
 pub mod funding;
 pub mod message;
+pub mod payout;
+pub mod payout_forms;
 pub mod pool;
 pub mod seal;
 pub mod setup;
@@ -42,6 +46,10 @@ pub struct MultisigEscrow {
     network: Network,
     /// Confirmations before a payment counts.
     confirmations: u64,
+    /// Commission of a release, basis points (taken only with a fee address).
+    commission_bps: u32,
+    /// Where commissions go.
+    fee_address: Option<String>,
     /// Escrows whose arbiter turn runs in this process now.
     busy: Mutex<HashSet<i64>>,
 }
@@ -148,6 +156,9 @@ impl MultisigEscrow {
             timing: config.market.timing(),
             network: config.monero.network,
             confirmations: config.escrow.confirmations,
+            commission_bps: config.escrow.commission_bps,
+            fee_address: Some(config.escrow.fee_address.trim().to_owned())
+                .filter(|a| !a.is_empty()),
             busy: Mutex::new(HashSet::new()),
         })))
     }
@@ -250,6 +261,9 @@ impl MultisigEscrow {
         if let Err(e) = self.watch_funding().await {
             failed.push(e);
         }
+        if let Err(e) = self.watch_payouts().await {
+            failed.push(e);
+        }
         match failed.first() {
             Some(e) => Err(format!(
                 "{} multisig escrow(s) not advanced: {e}",
@@ -285,12 +299,14 @@ impl Escrow for MultisigEscrow {
         Box::pin(async move { Ok(crate::monero::check_address_offline(address, self.network)) })
     }
 
-    fn pay_out(&self, _order_id: i64) -> EscrowFuture<'_, Result<(), EscrowError>> {
-        Box::pin(async {
-            Err(EscrowError::Refused(
-                "multisig payouts are not available yet: sign the payout with your own wallets"
-                    .to_owned(),
-            ))
+    fn pay_out(&self, order_id: i64) -> EscrowFuture<'_, Result<(), EscrowError>> {
+        // Only the payout row here: the wallet work (export, build) runs in the
+        // job, and the rest waits for the co-signer on the payout page.
+        Box::pin(async move {
+            self.open_payout(order_id)
+                .await
+                .map(|_| ())
+                .map_err(EscrowError::Unavailable)
         })
     }
 }

@@ -72,6 +72,7 @@ const MOVES: &[(EscrowState, EscrowState)] = &[
     (SpendProposed, Funded),
     (SpendSigned, SpendSubmitted),
     (SpendSigned, Funded),
+    (SpendSigned, SpendProposed),
     (SpendSubmitted, Done),
 ];
 
