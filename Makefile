@@ -26,3 +26,4 @@ run:
 bench: static
 	bash bench/foundation.sh
 	bash bench/escrow.sh
+	bash bench/multisig.sh

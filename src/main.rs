@@ -80,6 +80,19 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         payments: usize,
     },
+    /// Many multisig escrows set up and funded at once on a private regtest chain (bench/multisig.sh).
+    #[command(hide = true)]
+    BenchMultisig {
+        /// Escrows set up and funded at the same time.
+        #[arg(long, default_value_t = 50)]
+        escrows: usize,
+        /// souk's wallet-rpc pool size (escrow.multisig_pool_size).
+        #[arg(long, default_value_t = 2)]
+        pool: usize,
+        /// wallet-rpc processes playing the buyers' wallets (as many again for the vendors').
+        #[arg(long, default_value_t = 2)]
+        participants: usize,
+    },
     /// Serve a file's bytes from memory through the shop's layers (benchmark baseline).
     #[command(hide = true)]
     BenchServe {
@@ -236,6 +249,19 @@ fn main() -> ExitCode {
                     orders,
                     cycles,
                     payments,
+                },
+            ))
+        }),
+        Command::BenchMultisig {
+            escrows,
+            pool,
+            participants,
+        } => runtime().and_then(|rt| {
+            rt.block_on(souk::demo::bench_multisig::run(
+                souk::demo::bench_multisig::BenchMultisig {
+                    escrows,
+                    pool,
+                    participant_processes: participants,
                 },
             ))
         }),

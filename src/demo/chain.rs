@@ -84,7 +84,12 @@ struct Proc {
 }
 
 impl Proc {
-    fn spawn(name: &'static str, args: &[String], log: PathBuf) -> Result<Self, String> {
+    fn spawn(
+        name: &'static str,
+        args: &[String],
+        log: PathBuf,
+        extra: impl IntoIterator<Item = String>,
+    ) -> Result<Self, String> {
         let program = on_path(name).ok_or_else(|| format!("{name} is not on PATH"))?;
         let mut cmd = match on_path("setpriv") {
             Some(setpriv) => {
@@ -100,6 +105,7 @@ impl Proc {
         let err = out.try_clone().map_err(|e| e.to_string())?;
         let child = cmd
             .args(args)
+            .args(extra)
             .process_group(0)
             .stdin(Stdio::null())
             .stdout(out)
@@ -163,6 +169,11 @@ pub struct Chain {
     /// The buyers' wallet address (mining pays it).
     pub buyer_address: String,
     daemon: Arc<RpcClient>,
+    /// monerod's RPC port and login (None: no login), for more wallet-rpc processes.
+    daemon_port: u16,
+    daemon_login: Option<String>,
+    /// Where the wallet-rpc processes keep their files.
+    dir: PathBuf,
 }
 
 fn timeouts() -> Timeouts {
@@ -198,6 +209,54 @@ async fn wait_answer(rpc: &RpcClient, method: &'static str, proc: &mut Proc) -> 
     }
 }
 
+/// Starts a wallet-rpc for `role` on monerod's `daemon_port` with a random
+/// digest login in a 0600 file; returns it, its URL and the login file.
+fn spawn_wallet_rpc(
+    dir: &Path,
+    role: &str,
+    daemon_port: u16,
+    daemon_login: Option<&str>,
+) -> Result<(Proc, String, PathBuf), String> {
+    let s = |v: &str| v.to_owned();
+    let p = |v: &Path| v.display().to_string();
+    let port = free_port()?;
+    let login = format!("demo:{}", random_hex());
+    let login_file = dir.join(format!("{role}-wallet.login"));
+    write_private(&login_file, &format!("{login}\n"))?;
+    let proc = Proc::spawn(
+        "monero-wallet-rpc",
+        &[
+            s("--daemon-address"),
+            format!("127.0.0.1:{daemon_port}"),
+            s("--trusted-daemon"),
+            s("--daemon-ssl"),
+            s("disabled"),
+            s("--rpc-ssl"),
+            s("disabled"),
+            s("--rpc-bind-ip"),
+            s("127.0.0.1"),
+            s("--rpc-bind-port"),
+            port.to_string(),
+            s("--rpc-login"),
+            login,
+            s("--wallet-dir"),
+            p(&dir.join("wallets")),
+            s("--shared-ringdb-dir"),
+            p(&dir.join(format!("ringdb-{role}"))),
+            s("--log-file"),
+            p(&dir.join(format!("{role}-wallet-rpc.log"))),
+            s("--log-level"),
+            s("0"),
+            s("--non-interactive"),
+        ],
+        dir.join(format!("{role}-wallet-rpc.out")),
+        daemon_login
+            .iter()
+            .flat_map(|l| [s("--daemon-login"), (*l).to_owned()]),
+    )?;
+    Ok((proc, format!("http://127.0.0.1:{port}"), login_file))
+}
+
 impl Chain {
     /// The process ids of the children (monerod last).
     pub fn pids(&self) -> Vec<u32> {
@@ -208,7 +267,14 @@ impl Chain {
     /// `dir` (reused when it holds a chain from an earlier run), opens or
     /// creates the wallets and mines until the buyers' coins are spendable.
     pub async fn start(dir: &Path) -> Result<Self, String> {
-        let mut chain = Self::spawn(dir).await?;
+        Self::start_with(dir, true).await
+    }
+
+    /// [`Chain::start`], with monerod's RPC behind a random digest login when
+    /// `daemon_login` (souk's multisig wallet-rpc children dial the daemon
+    /// without one, so bench-multisig starts it without).
+    pub async fn start_with(dir: &Path, daemon_login: bool) -> Result<Self, String> {
+        let mut chain = Self::spawn(dir, daemon_login).await?;
         chain
             .prepare_wallets(dir)
             .await
@@ -216,13 +282,14 @@ impl Chain {
         Ok(chain)
     }
 
-    async fn spawn(dir: &Path) -> Result<Self, String> {
+    async fn spawn(dir: &Path, with_login: bool) -> Result<Self, String> {
         std::fs::create_dir_all(dir.join("wallets"))
             .map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         let (rpc_port, p2p_port) = (free_port()?, free_port()?);
         let daemon_login = format!("demo:{}", random_hex());
         let daemon_login_file = dir.join("monerod.login");
         write_private(&daemon_login_file, &format!("{daemon_login}\n"))?;
+        let daemon_login = with_login.then_some(daemon_login);
         let s = |v: &str| v.to_owned();
         let p = |v: &Path| v.display().to_string();
         let monerod = Proc::spawn(
@@ -246,8 +313,6 @@ impl Chain {
                 s("127.0.0.1"),
                 s("--p2p-bind-port"),
                 p2p_port.to_string(),
-                s("--rpc-login"),
-                daemon_login.clone(),
                 s("--no-zmq"),
                 s("--no-igd"),
                 s("--non-interactive"),
@@ -257,53 +322,29 @@ impl Chain {
                 s("disabled"),
             ],
             dir.join("monerod.out"),
+            daemon_login
+                .iter()
+                .flat_map(|l| [s("--rpc-login"), l.clone()]),
         )?;
         let daemon_url = format!("http://127.0.0.1:{rpc_port}");
         let mut procs = vec![monerod];
-        let daemon = client(Target::Daemon, &daemon_url, &daemon_login_file)
-            .inspect_err(|_| procs[0].stop(Duration::from_secs(5)))?;
+        let daemon = if daemon_login.is_some() {
+            client(Target::Daemon, &daemon_url, &daemon_login_file)
+        } else {
+            Endpoint::parse("demo", &daemon_url)
+                .map(|ep| RpcClient::new(Target::Daemon, &ep, None, timeouts()))
+        }
+        .inspect_err(|_| procs[0].stop(Duration::from_secs(5)))?;
         if let Err(e) = wait_answer(&daemon, "get_info", &mut procs[0]).await {
             procs[0].stop(Duration::from_secs(5));
             return Err(e);
         }
         let mut wallet = |role: &str| -> Result<(String, PathBuf), String> {
-            let port = free_port()?;
-            let login = format!("demo:{}", random_hex());
-            let login_file = dir.join(format!("{role}-wallet.login"));
-            write_private(&login_file, &format!("{login}\n"))?;
-            let proc = Proc::spawn(
-                "monero-wallet-rpc",
-                &[
-                    s("--daemon-address"),
-                    format!("127.0.0.1:{rpc_port}"),
-                    s("--daemon-login"),
-                    daemon_login.clone(),
-                    s("--trusted-daemon"),
-                    s("--daemon-ssl"),
-                    s("disabled"),
-                    s("--rpc-ssl"),
-                    s("disabled"),
-                    s("--rpc-bind-ip"),
-                    s("127.0.0.1"),
-                    s("--rpc-bind-port"),
-                    port.to_string(),
-                    s("--rpc-login"),
-                    login,
-                    s("--wallet-dir"),
-                    p(&dir.join("wallets")),
-                    s("--shared-ringdb-dir"),
-                    p(&dir.join(format!("ringdb-{role}"))),
-                    s("--log-file"),
-                    p(&dir.join(format!("{role}-wallet-rpc.log"))),
-                    s("--log-level"),
-                    s("0"),
-                    s("--non-interactive"),
-                ],
-                dir.join(format!("{role}-wallet-rpc.out")),
-            )?;
+            let (proc, url, login_file) =
+                spawn_wallet_rpc(dir, role, rpc_port, daemon_login.as_deref())?;
             // Wallets go before the daemon so they are stopped first.
             procs.insert(0, proc);
-            Ok((format!("http://127.0.0.1:{port}"), login_file))
+            Ok((url, login_file))
         };
         let started = wallet("shop").and_then(|shop| Ok((shop, wallet("buyer")?)));
         let mut chain = Self {
@@ -316,6 +357,9 @@ impl Chain {
             buyer_login_file: PathBuf::new(),
             buyer_address: String::new(),
             daemon: Arc::new(daemon),
+            daemon_port: rpc_port,
+            daemon_login,
+            dir: dir.to_owned(),
         };
         let ((shop_url, shop_login), (buyer_url, buyer_login)) =
             started.inspect_err(|_| chain.stop())?;
@@ -335,6 +379,21 @@ impl Chain {
         } else {
             client(Target::Wallet, &self.shop_wallet_url, &self.shop_login_file)
         }
+    }
+
+    /// Starts one more wallet-rpc on this chain (`role` names its files; it
+    /// is stopped with the chain) and waits until it answers.
+    pub async fn add_wallet_rpc(&mut self, role: &str) -> Result<RpcClient, String> {
+        let (proc, url, login_file) = spawn_wallet_rpc(
+            &self.dir,
+            role,
+            self.daemon_port,
+            self.daemon_login.as_deref(),
+        )?;
+        self.procs.insert(0, proc);
+        let rpc = client(Target::Wallet, &url, &login_file)?;
+        wait_answer(&rpc, "get_version", &mut self.procs[0]).await?;
+        Ok(rpc)
     }
 
     async fn prepare_wallets(&mut self, dir: &Path) -> Result<(), String> {

@@ -7,6 +7,7 @@
 //! `--seed-only`); `bench_serve` is the hidden `souk bench-serve` baseline.
 
 pub mod bench_escrow;
+pub mod bench_multisig;
 pub mod bench_serve;
 mod bulk;
 pub mod chain;
