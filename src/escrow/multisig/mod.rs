@@ -129,6 +129,17 @@ impl MultisigEscrow {
                 program: e.multisig_wallet_rpc.clone(),
                 size: e.multisig_pool_size,
                 daemon: daemon.addr,
+                daemon_login: if config.monero.daemon_login_file.as_os_str().is_empty() {
+                    None
+                } else {
+                    Some(
+                        crate::config::monero::read_login_file(
+                            "monero.daemon_login_file",
+                            &config.monero.daemon_login_file,
+                        )
+                        .map_err(|m| vec![m])?,
+                    )
+                },
             }
         } else {
             let mut endpoints = Vec::new();

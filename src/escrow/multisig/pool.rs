@@ -93,6 +93,8 @@ pub enum Processes {
         size: usize,
         /// monerod's RPC address.
         daemon: SocketAddr,
+        /// monerod's RPC login (`monero.daemon_login_file`), if it wants one.
+        daemon_login: Option<crate::config::monero::Login>,
     },
     /// Already running processes.
     Attached {
@@ -125,11 +127,13 @@ impl WalletPool {
                 program,
                 size,
                 daemon,
+                daemon_login,
             } => {
                 create_private_dir(wallet_dir)?;
                 stop_stale_children(wallet_dir).await;
                 for i in 0..size {
-                    match start_child(&program, daemon, wallet_dir, i).await {
+                    match start_child(&program, daemon, daemon_login.as_ref(), wallet_dir, i).await
+                    {
                         Ok(slot) => slots.push(slot),
                         Err(e) => {
                             let pool = Self::new(slots, wallet_dir);
@@ -327,6 +331,7 @@ fn create_private_dir(dir: &Path) -> Result<(), String> {
 async fn start_child(
     program: &Path,
     daemon: SocketAddr,
+    daemon_login: Option<&crate::config::monero::Login>,
     wallet_dir: &Path,
     index: usize,
 ) -> Result<Slot, String> {
@@ -362,6 +367,11 @@ async fn start_child(
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .kill_on_drop(true);
+        if let Some(l) = daemon_login {
+            // The wallets reach monerod with the login souk itself uses.
+            cmd.arg("--daemon-login")
+                .arg(format!("{}:{}", l.user, l.password.expose()));
+        }
         let mut child = cmd.spawn().map_err(|e| {
             format!(
                 "escrow: cannot start {}: {e}; install the Debian package monero or set escrow.multisig_wallet_rpc",
