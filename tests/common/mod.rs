@@ -233,6 +233,30 @@ impl Drop for Souk {
             let _ = child.kill();
             let _ = child.wait();
         }
+        // Children souk started with paths in its temp dir (the multisig
+        // wallet-rpc pool) outlive a souk that had to be SIGKILLed.
+        reap_processes_mentioning(self.dir.path());
+    }
+}
+
+/// SIGKILLs every process whose command line mentions `dir`.
+pub fn reap_processes_mentioning(dir: &Path) {
+    let needle = dir.as_os_str().as_encoded_bytes();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return;
+    };
+    for e in entries.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|n| n.parse::<i32>().ok()) else {
+            continue;
+        };
+        let mentions = std::fs::read(e.path().join("cmdline"))
+            .is_ok_and(|c| c.windows(needle.len()).any(|w| w == needle));
+        if mentions
+            && pid != std::process::id() as i32
+            && let Some(p) = rustix::process::Pid::from_raw(pid)
+        {
+            let _ = rustix::process::kill_process(p, rustix::process::Signal::KILL);
+        }
     }
 }
 
