@@ -230,7 +230,8 @@ fn world_readable_secret_file_is_refused() {
     use std::os::unix::fs::PermissionsExt;
     let t = tempfile::tempdir().unwrap();
     let token = t.path().join("token");
-    std::fs::write(&token, "abc\n").unwrap();
+    // Distinctive: "abc" once matched the commit hash in the output.
+    std::fs::write(&token, "tok-Zq9-secret\n").unwrap();
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o644)).unwrap();
     let body = format!(
         "{}token_file = \"{}\"\n",
@@ -243,11 +244,16 @@ fn world_readable_secret_file_is_refused() {
         assert_one_line_error(&o, &["accessible to other users", "chmod 600"]);
         assert!(!t.path().join("data").exists());
     }
-    assert!(!stderr(&run(t.path(), &["check-config", "--config", &cfg])).contains("abc"));
+    assert!(
+        !stderr(&run(t.path(), &["check-config", "--config", &cfg])).contains("tok-Zq9-secret")
+    );
     std::fs::set_permissions(&token, std::fs::Permissions::from_mode(0o600)).unwrap();
     let o = run(t.path(), &["check-config", "--config", &cfg]);
     assert!(o.status.success(), "{}", stderr(&o));
-    assert!(!stdout(&o).contains("abc"), "the secret is never printed");
+    assert!(
+        !stdout(&o).contains("tok-Zq9-secret"),
+        "the secret is never printed"
+    );
 }
 
 #[test]
