@@ -72,6 +72,13 @@ pub(crate) fn shown_messages(page: &Reply) -> Vec<String> {
 pub(crate) fn setup_page(b: &mut Browser, pid: &str) -> Reply {
     let r = b.get(&format!("/orders/{pid}/multisig"));
     r.expect(200);
+    // The tab says what the page is, with no markup in it.
+    let title = &r.body[r.body.find("<title>").unwrap()..r.body.find("</title>").unwrap()];
+    assert!(
+        title.starts_with(&format!("<title>Multisig escrow for order {pid} ·"))
+            && !title[7..].contains('<'),
+        "{title}"
+    );
     r
 }
 
